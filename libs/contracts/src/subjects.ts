@@ -1,0 +1,25 @@
+/** NATS names shared by every service. */
+export const STREAMS = {
+  executions: 'JETFLOW_EXECUTIONS',
+  tasks: 'JETFLOW_TASKS',
+  timers: 'JETFLOW_TIMERS',
+} as const;
+
+export const SUBJECTS = {
+  executionEvents: (executionId: string) => `jetflow.exec.${executionId}.events`,
+  executionDeltas: (executionId: string) => `jetflow.exec.${executionId}.deltas`,
+  executionAll: (executionId: string) => `jetflow.exec.${executionId}.*`,
+  allExecutionEvents: 'jetflow.exec.*.events',
+  allExecutions: 'jetflow.exec.>',
+  task: (executionId: string, token: string) => `jetflow.tasks.${executionId}.${token}`,
+  allTasks: 'jetflow.tasks.>',
+  timer: (executionId: string, token: string) => `jetflow.timers.${executionId}.${token}`,
+  allTimers: 'jetflow.timers.>',
+  /** Request/reply between services: `jetflow.rpc.<service>.<operation>`. */
+  rpc: (service: 'workflows' | 'executions' | 'approvals', op: string) => `jetflow.rpc.${service}.${op}`,
+} as const;
+
+/** A subject-safe token for any string (step keys may hold dots or spaces). */
+export function subjectToken(value: string): string {
+  return Buffer.from(value, 'utf8').toString('base64url');
+}
