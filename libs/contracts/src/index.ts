@@ -4,3 +4,4 @@ export * from './execution-events';
 export * from './execution-commands';
 export * from './tasks';
 export * from './subjects';
+export * from './rpc';
