@@ -28,6 +28,7 @@ export type ExecutionEvent =
   | StepCompleted
   | StepFailed
   | StepSkipped
+  | StepCancelled
   | StepWaiting
   | TimerScheduled
   | ExecutionStatusChanged
@@ -55,6 +56,8 @@ export interface StepStarted {
   readonly step_type: StepType;
   readonly iteration?: IterationPath;
   readonly attempt: number;
+  /** loop: the resolved items the iterations run over. */
+  readonly items?: readonly unknown[];
   readonly at: string;
 }
 
@@ -84,6 +87,14 @@ export interface StepFailed {
 
 export interface StepSkipped {
   readonly type: 'StepSkipped';
+  readonly step_id: string;
+  readonly iteration?: IterationPath;
+  readonly at: string;
+}
+
+/** A running, waiting or pending step abandoned because the run ended (cancel, failure, timeout). */
+export interface StepCancelled {
+  readonly type: 'StepCancelled';
   readonly step_id: string;
   readonly iteration?: IterationPath;
   readonly at: string;
