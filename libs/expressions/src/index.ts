@@ -1,0 +1,13 @@
+export type { TemplateScope, TemplateRoot } from './template-scope';
+export { TEMPLATE_ROOTS, isTemplateRoot } from './template-scope';
+export { ExpressionSyntaxError, ExpressionEvaluationError } from './expression-syntax.error';
+export { parsePath, type ParsedPath } from './path.parser';
+export { resolvePath } from './path.resolver';
+export { resolveTemplates, stringifyValue, type ResolveTemplatesOptions } from './template.resolver';
+export { templateErrors, templatePaths } from './template.inspector';
+export { scanTemplates, type TemplatePart, type TemplateIssue } from './template.scanner';
+export type { ConditionAst, CompareOperator } from './condition.ast';
+export { parseCondition, conditionErrors, MAX_CONDITION_LENGTH, MAX_CONDITION_DEPTH } from './condition.parser';
+export { evaluateCondition, conditionPaths, truthy } from './condition.evaluator';
+export { valuesEqual } from './value.compare';
+export { evaluateJsonata, jsonataErrors } from './jsonata.evaluator';

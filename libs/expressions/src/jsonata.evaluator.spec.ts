@@ -1,0 +1,67 @@
+import { evaluateJsonata, ExpressionEvaluationError, ExpressionSyntaxError, jsonataErrors } from './index';
+
+const scope = {
+  input: { kind: 'api', name: 'Ada' },
+  steps: { a: { output: { items: [{ name: 'x', price: 2 }, { name: 'y', price: 5 }] } } },
+};
+
+describe('evaluateJsonata', () => {
+  it('evaluates over the template scope', async () => {
+    await expect(evaluateJsonata('$sum(steps.a.output.items.price)', scope)).resolves.toBe(7);
+    await expect(evaluateJsonata('steps.a.output.items[price > 3].name', scope)).resolves.toBe('y');
+    await expect(evaluateJsonata('{"who": input.name, "n": $count(steps.a.output.items)}', scope)).resolves.toEqual({ who: 'Ada', n: 2 });
+    await expect(evaluateJsonata('input.missing', scope)).resolves.toBeUndefined();
+  });
+
+  it('returns plain arrays, not JSONata sequences', async () => {
+    const names = await evaluateJsonata('steps.a.output.items.name', scope);
+    expect(names).toEqual(['x', 'y']);
+    expect(Object.keys(names as object)).toEqual(['0', '1']);
+  });
+
+  it('gives the same result from the compiled-expression cache', async () => {
+    for (let i = 0; i < 3; i++) await expect(evaluateJsonata('$sum(steps.a.output.items.price) * 2', scope)).resolves.toBe(14);
+  });
+
+  it('cannot reach prototypes or the Function constructor', async () => {
+    await expect(evaluateJsonata('input.constructor.constructor("return process")()', scope)).resolves.toBeUndefined();
+    await expect(evaluateJsonata('$lookup(input, "constructor")', scope)).resolves.toBeUndefined();
+    await expect(evaluateJsonata('input.__proto__', scope)).resolves.toBeUndefined();
+  });
+
+  it('stops an endless loop at the time limit', async () => {
+    const err = await evaluateJsonata('($f := function($n){ $f($n + 1) }; $f(0))', scope).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpressionEvaluationError);
+    expect((err as ExpressionEvaluationError).code).toBe('D1012');
+  });
+
+  it('stops runaway recursion at the stack limit', async () => {
+    const err = await evaluateJsonata('($f := function($n){ 1 + $f($n + 1) }; $f(0))', scope).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpressionEvaluationError);
+    expect((err as ExpressionEvaluationError).code).toBe('D1011');
+  });
+
+  it('throws a syntax error with a position', async () => {
+    const err = await evaluateJsonata('$sum(', scope).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpressionSyntaxError);
+    expect((err as ExpressionSyntaxError).position).toBe(5);
+  });
+
+  it('reports runtime failures with JSONata codes', async () => {
+    const err = await evaluateJsonata('input.name + 1', scope).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpressionEvaluationError);
+    expect((err as ExpressionEvaluationError).code).toBe('T2001');
+  });
+});
+
+describe('jsonataErrors', () => {
+  it('is empty for valid expressions', () => {
+    expect(jsonataErrors('$sum(steps.a.output.items.price)')).toEqual([]);
+  });
+  it('reports syntax errors', () => {
+    expect(jsonataErrors('$sum(')).toEqual([expect.stringMatching(/position 5/)]);
+    expect(jsonataErrors('items[')).toHaveLength(1);
+    expect(jsonataErrors('')).toEqual(['empty JSONata expression']);
+    expect(jsonataErrors('1 +'.repeat(10_000))).toEqual([expect.stringMatching(/longer than/)]);
+  });
+});
