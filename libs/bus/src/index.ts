@@ -1,0 +1,4 @@
+export { connectNats, type ConnectNatsOptions } from './nats-connection';
+export { RpcServer, type RpcService, type RpcServerOptions, type RpcLogger } from './rpc.server';
+export { RpcClient, type RpcClientOptions } from './rpc.client';
+export { encodeJson, decodeJson } from './json.codec';

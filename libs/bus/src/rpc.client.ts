@@ -1,0 +1,56 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { JetflowError, SUBJECTS, fromErrorBody, type RpcReply } from '@jetflow/contracts';
+import { decodeJson, encodeJson } from './json.codec';
+import type { RpcService } from './rpc.server';
+
+export interface RpcClientOptions {
+  /** How long to wait for a reply (default 10 000 ms). */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Calls {@link RpcServer} operations. Resolves with the reply's `data`; a failed reply is thrown
+ * as a `JetflowError` with the server's code. No responder, timeout or a closed connection throw
+ * `JetflowError('UNAVAILABLE')`.
+ */
+export class RpcClient {
+  private readonly timeoutMs: number;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    opts: RpcClientOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  /** Sends `req` to `SUBJECTS.rpc(service, op)` and returns the reply's data. */
+  async request<Res>(service: RpcService, op: string, req: unknown): Promise<Res> {
+    const subject = SUBJECTS.rpc(service, op);
+    let data: Uint8Array;
+    try {
+      const msg = await this.nc.request(subject, encodeJson(req ?? null), { timeout: this.timeoutMs });
+      data = msg.data;
+    } catch (err) {
+      throw new JetflowError('UNAVAILABLE', `${service}.${op} unavailable: ${describe(err)}`);
+    }
+    let reply: RpcReply<Res>;
+    try {
+      reply = decodeJson<RpcReply<Res>>(data);
+    } catch {
+      throw new JetflowError('INTERNAL', `${service}.${op} answered with invalid JSON`);
+    }
+    if (!reply || typeof reply !== 'object' || typeof reply.ok !== 'boolean') {
+      throw new JetflowError('INTERNAL', `${service}.${op} answered with an invalid reply`);
+    }
+    if (!reply.ok) throw fromErrorBody(reply.error);
+    return reply.data;
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (${err.cause.message})` : '';
+    return `${err.message}${cause}`;
+  }
+  return String(err);
+}

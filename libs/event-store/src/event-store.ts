@@ -1,0 +1,197 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  type Consumer,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { SUBJECTS, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
+import { streamNames, type StreamOptions } from './stream-options';
+import type { LogFollower, StoredEntry } from './stored-entry';
+import { WrongExpectedSequenceError } from './wrong-expected-sequence.error';
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Pull batch size when replaying a log. */
+const READ_BATCH = 1_000;
+/** Server drops an abandoned read/follow consumer after this long (ms) even if delete() never ran. */
+const CONSUMER_INACTIVE_MS = 60_000;
+/** Pull request lifetime of a follower (its idle heartbeat is half of it). */
+const FOLLOW_PULL_EXPIRES_MS = 5_000;
+
+/**
+ * Each execution's log in the EXECUTIONS stream: decision events on `SUBJECTS.executionEvents(id)`
+ * (compare-and-set appends, one message per atomic append) and stream-only entries on
+ * `SUBJECTS.executionDeltas(id)`. One instance per connection; safe to share.
+ */
+export class EventStore {
+  private readonly js: JetStreamClient;
+  private jsmPromise?: Promise<JetStreamManager>;
+  private readonly stream: string;
+
+  constructor(nc: NatsConnection, opts: StreamOptions = {}) {
+    this.js = jetstream(nc);
+    this.stream = streamNames(opts).executions;
+  }
+
+  /**
+   * Appends `events` as one message, only if the execution's last `events` entry is `expectedSeq`
+   * (0: the execution has no entry yet). `msgId` dedupes retries inside the stream's duplicate
+   * window: a repeat returns the original `seq` with `duplicate: true`.
+   * @throws WrongExpectedSequenceError when another writer appended first.
+   */
+  async append(executionId: string, events: readonly ExecutionEvent[], expectedSeq: number, msgId: string): Promise<{ seq: number; duplicate: boolean }> {
+    if (events.length === 0) throw new Error('append needs at least one event');
+    if (!Number.isInteger(expectedSeq) || expectedSeq < 0) throw new Error(`invalid expected sequence ${expectedSeq}`);
+    try {
+      // The client sends the header for any number, 0 included, and nats-server 2.9.10 enforces
+      // 0 as "subject must be empty" (checked in event-store.int-spec.ts).
+      const ack = await this.js.publish(SUBJECTS.executionEvents(executionId), encoder.encode(JSON.stringify(events)), {
+        msgID: msgId,
+        expect: { lastSubjectSequence: expectedSeq },
+      });
+      return { seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamWrongLastSequence) {
+        throw new WrongExpectedSequenceError(executionId, expectedSeq, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** Appends stream-only entries (deltas, tool events) on the sibling `deltas` subject; no expectation. */
+  async appendStream(executionId: string, events: readonly StreamEvent[]): Promise<{ seq: number }> {
+    if (events.length === 0) throw new Error('appendStream needs at least one event');
+    const ack = await this.js.publish(SUBJECTS.executionDeltas(executionId), encoder.encode(JSON.stringify(events)));
+    return { seq: ack.seq };
+  }
+
+  /**
+   * The execution's `events` entries with `seq >= fromSeq` that exist when the call starts, in order.
+   * Uses one ordered consumer, deleted afterwards.
+   */
+  async read(executionId: string, fromSeq = 1): Promise<StoredEntry<ExecutionEvent>[]> {
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: SUBJECTS.executionEvents(executionId),
+      opt_start_seq: Math.max(1, fromSeq),
+      inactive_threshold: CONSUMER_INACTIVE_MS,
+    });
+    const entries: StoredEntry<ExecutionEvent>[] = [];
+    try {
+      // num_pending at creation is exactly what exists now; later appends are not waited for.
+      const target = (await consumer.info(true)).num_pending;
+      if (target === 0) return entries;
+      const messages = await consumer.consume({ max_messages: Math.min(target, READ_BATCH) });
+      try {
+        for await (const m of messages) {
+          entries.push(toEntry<ExecutionEvent>(m));
+          if (entries.length >= target || m.info.pending === 0) break;
+        }
+      } finally {
+        messages.stop();
+      }
+      return entries;
+    } finally {
+      await deleteQuietly(consumer);
+    }
+  }
+
+  /** Sequence of the execution's last `events` entry, 0 if none (direct get, no consumer). */
+  async lastSeq(executionId: string): Promise<number> {
+    const jsm = await this.jsm();
+    const msg = await jsm.direct.getMessage(this.stream, { last_by_subj: SUBJECTS.executionEvents(executionId) });
+    return msg ? msg.seq : 0;
+  }
+
+  /** The execution's first `events` entry (it holds ExecutionStarted), or null (direct get). */
+  async first(executionId: string): Promise<StoredEntry<ExecutionEvent> | null> {
+    const jsm = await this.jsm();
+    // seq must be set: without it the server answers a "last" lookup instead of "next".
+    const msg = await jsm.direct.getMessage(this.stream, { seq: 1, next_by_subj: SUBJECTS.executionEvents(executionId) });
+    if (!msg) return null;
+    return {
+      seq: msg.seq,
+      kind: 'events',
+      events: JSON.parse(decoder.decode(msg.data)) as ExecutionEvent[],
+      time: msg.time.toISOString(),
+    };
+  }
+
+  /**
+   * History of both subjects (`events` and `deltas`) from `fromSeq`, then live entries, in stream
+   * order with no gap and no duplicate (one ordered consumer; it re-creates itself after a
+   * disconnect from the last sequence seen). Iteration ends when `stop()` is called, which also
+   * deletes the consumer on the server.
+   */
+  follow(executionId: string, fromSeq = 1): LogFollower {
+    let stopped = false;
+    let consumerPromise: Promise<Consumer> | undefined;
+    let messages: ConsumerMessages | undefined;
+    let stopping: Promise<void> | undefined;
+    const open = (): Promise<Consumer> =>
+      (consumerPromise ??= this.js.consumers.get(this.stream, {
+        filter_subjects: SUBJECTS.executionAll(executionId),
+        opt_start_seq: Math.max(1, fromSeq),
+        inactive_threshold: CONSUMER_INACTIVE_MS,
+      }));
+
+    async function* iterate(): AsyncGenerator<StoredEntry> {
+      if (stopped) return;
+      const consumer = await open();
+      try {
+        if (stopped) return;
+        // Short pulls with heartbeats: a lost consumer (server restart) is noticed and re-created within seconds.
+        messages = await consumer.consume({ expires: FOLLOW_PULL_EXPIRES_MS });
+        if (stopped) messages.stop();
+        for await (const m of messages) {
+          yield toEntry(m);
+          if (stopped) break;
+        }
+      } finally {
+        messages?.stop();
+        await deleteQuietly(consumer);
+      }
+    }
+
+    return {
+      entries: iterate(),
+      stop: () =>
+        (stopping ??= (async () => {
+          stopped = true;
+          // Ends a `for await` that is waiting for the next live entry.
+          messages?.stop();
+          // The reader may never come back to the iterator: delete here rather than rely on its finally.
+          const consumer = await consumerPromise?.catch(() => undefined);
+          if (consumer) await deleteQuietly(consumer);
+        })()),
+    };
+  }
+
+  private jsm(): Promise<JetStreamManager> {
+    this.jsmPromise ??= this.js.jetstreamManager(false);
+    return this.jsmPromise;
+  }
+}
+
+function toEntry<E = ExecutionEvent | StreamEvent>(m: JsMsg): StoredEntry<E> {
+  return {
+    seq: m.seq,
+    kind: m.subject.endsWith('.deltas') ? 'deltas' : 'events',
+    events: JSON.parse(decoder.decode(m.data)) as E[],
+    time: m.time.toISOString(),
+  };
+}
+
+/** Ordered consumers linger on the server for minutes after close(): delete them explicitly. */
+async function deleteQuietly(consumer: Consumer): Promise<void> {
+  try {
+    await consumer.delete();
+  } catch {
+    // Already gone (inactive threshold, server restart) or connection closing: nothing to clean.
+  }
+}

@@ -1,0 +1,5 @@
+export { EventStore } from './event-store';
+export { ensureStreams, streamConfigs } from './ensure-streams';
+export { streamNames, type StreamOptions } from './stream-options';
+export type { StoredEntry, LogFollower } from './stored-entry';
+export { WrongExpectedSequenceError } from './wrong-expected-sequence.error';
