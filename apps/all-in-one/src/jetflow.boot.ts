@@ -1,0 +1,96 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import pino, { type Logger } from 'pino';
+import type { DataSource } from 'typeorm';
+import { connectNats, RpcClient } from '@jetflow/bus';
+import type { Config, ServiceName } from '@jetflow/config';
+import { ensureStreams } from '@jetflow/event-store';
+import { createDataSource, runMigrations } from '@jetflow/persistence';
+import { createGatewayApp } from '../../gateway/src/gateway.app';
+import { startWorkflowsService } from '../../workflows/src/workflows.app';
+import { startExecutionsService } from '../../executions/src/executions.app';
+import { startStepsService } from '../../steps/src/steps.app';
+import { startApprovalsService } from '../../approvals/src/approvals.app';
+import { ensureDatabase } from './ensure-database';
+
+export interface RunningJetflow {
+  readonly nc: NatsConnection;
+  readonly port: number | null;
+  readonly logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the services named in `config.services` in this process, on one NATS connection:
+ * streams ensured, migrations run, then each service, the gateway last (it listens on `PORT`).
+ */
+export async function startJetflow(config: Config, opts: { logger?: Logger; sweepIntervalMs?: number } = {}): Promise<RunningJetflow> {
+  const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: config.services.join(',') } });
+  const has = (s: ServiceName) => config.services.includes(s);
+  const nc = await connectNats({ servers: [...config.natsServers], name: `jetflow-${config.services.join('-')}` });
+  const streams = { replicas: config.streamReplicas, prefix: config.streamPrefix };
+  await ensureStreams(nc, streams);
+
+  let dataSource: DataSource | undefined;
+  if (has('workflows') || has('executions') || has('approvals')) {
+    await ensureDatabase(config.databaseUrl);
+    await runMigrations(config.databaseUrl);
+    dataSource = createDataSource(config.databaseUrl);
+    await dataSource.initialize();
+  }
+
+  const stops: (() => Promise<void>)[] = [];
+  if (has('workflows')) stops.push((await startWorkflowsService({ nc, dataSource: dataSource!, logger })).stop);
+  if (has('executions')) {
+    const svc = await startExecutionsService({ nc, dataSource: dataSource!, logger }, { streams, rpcTimeoutMs: config.rpcTimeoutMs, sweepIntervalMs: opts.sweepIntervalMs });
+    stops.push(svc.stop);
+  }
+  if (has('approvals')) stops.push((await startApprovalsService({ nc, logger })).stop);
+  if (has('steps')) {
+    const svc = await startStepsService(
+      { nc, logger },
+      { streams, concurrency: config.stepsConcurrency, secrets: config.secrets, allowPrivateNetworks: config.apiCallAllowPrivate },
+    );
+    stops.push(svc.stop);
+  }
+
+  let port: number | null = null;
+  if (has('gateway')) {
+    const rpc = new RpcClient(nc, { timeoutMs: 2_000 });
+    const app = await createGatewayApp({
+      nc,
+      config,
+      logger,
+      healthCheck: async () => {
+        try {
+          if (dataSource) await dataSource.query('SELECT 1');
+          else await rpc.request('workflows', 'health', {});
+          return true;
+        } catch {
+          return false;
+        }
+      },
+    });
+    await app.listen(config.port, config.host);
+    const addr = app.getHttpServer().address();
+    port = typeof addr === 'object' && addr ? addr.port : config.port;
+    stops.unshift(() => app.close());
+    logger.info({ port }, 'gateway listening');
+  }
+
+  return {
+    nc,
+    port,
+    logger,
+    async stop() {
+      for (const stop of stops) {
+        try {
+          await stop();
+        } catch (err) {
+          logger.warn({ err }, 'error while stopping');
+        }
+      }
+      await dataSource?.destroy().catch(() => undefined);
+      await nc.drain().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import { RpcClient, RpcServer } from '@jetflow/bus';
+import type { ExecutionCommand, ExecutionsRpc, Scope } from '@jetflow/contracts';
+import { EventStore, streamNames, type StreamOptions } from '@jetflow/event-store';
+import { ExecutionActorHost, ExecutionsService, RecoverySweeper, TaskDispatcher, type PinnedDefinition } from '@jetflow/executions';
+import { ExecutionsProjector, ExecutionsQuery } from '@jetflow/projections';
+
+export interface ExecutionsAppOptions {
+  readonly streams: StreamOptions;
+  readonly rpcTimeoutMs: number;
+  readonly sweepIntervalMs?: number;
+}
+
+/**
+ * The executions service: hosts the execution actors (commands over `jetflow.rpc.executions.*`),
+ * projects the logs into the `executions` read model and sweeps for work lost in a crash.
+ */
+export async function startExecutionsService(deps: { nc: NatsConnection; dataSource: DataSource; logger: Logger }, opts: ExecutionsAppOptions) {
+  const { nc, dataSource, logger } = deps;
+  const names = streamNames(opts.streams);
+  const store = new EventStore(nc, opts.streams);
+  const dispatcher = new TaskDispatcher(nc);
+  const host = new ExecutionActorHost(store, dispatcher, { logger });
+  const rpcClient = new RpcClient(nc, { timeoutMs: opts.rpcTimeoutMs });
+  const query = new ExecutionsQuery(dataSource);
+  const service = new ExecutionsService({
+    store,
+    host,
+    definitionOf: (scope, id) => rpcClient.request<PinnedDefinition>('workflows', 'definition', { scope, id }),
+    list: (scope, q) => query.list(scope, q),
+  });
+  const rpc = new RpcServer(nc, 'executions', { logger: { error: (message, err) => logger.error({ err }, message) } });
+  rpc.handle<ExecutionsRpc['start']['req'], unknown>('start', (r) => service.start(r));
+  rpc.handle<ExecutionsRpc['get']['req'], unknown>('get', (r) => service.get(r));
+  rpc.handle<ExecutionsRpc['list']['req'], unknown>('list', (r) => service.list(r));
+  rpc.handle<ExecutionsRpc['cancel']['req'], unknown>('cancel', (r) => service.cancel(r));
+  rpc.handle<ExecutionsRpc['authorize']['req'], unknown>('authorize', (r) => service.authorize(r));
+  rpc.handle<ExecutionsRpc['events']['req'], unknown>('events', (r) => service.events(r));
+  rpc.handle<{ execution_id: string; command: ExecutionCommand }, unknown>('command', (r) => service.command(r));
+
+  const projector = new ExecutionsProjector(nc, dataSource, { streamName: names.executions, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') });
+  await projector.start();
+  const sweeper = new RecoverySweeper(nc, host, dispatcher, {
+    tasksStream: names.tasks,
+    timersStream: names.timers,
+    intervalMs: opts.sweepIntervalMs ?? 5_000,
+    logger,
+    listActive: async () => {
+      const rows: { id: string }[] = await dataSource.query(
+        `SELECT id FROM executions WHERE status IN ('pending','running','waiting') AND updated_at < now() - interval '2 seconds' ORDER BY updated_at LIMIT 2000`,
+      );
+      return rows.map((r) => r.id);
+    },
+  });
+  sweeper.start();
+  return {
+    service,
+    async stop() {
+      await sweeper.stop();
+      await rpc.close();
+      await projector.stop();
+    },
+  };
+}
+
+export type { Scope };

@@ -1,0 +1,29 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
+import { RpcServer } from '@jetflow/bus';
+import type { Scope, WorkflowsRpc } from '@jetflow/contracts';
+import { validateWorkflow } from '@jetflow/engine';
+import { WorkflowsService } from '@jetflow/workflows';
+
+export interface RunningService {
+  stop(): Promise<void>;
+}
+
+/** The workflows service: versioned definitions in PostgreSQL behind `jetflow.rpc.workflows.*`. */
+export async function startWorkflowsService(deps: { nc: NatsConnection; dataSource: DataSource; logger: Logger }): Promise<RunningService> {
+  const service = new WorkflowsService(deps.dataSource, validateWorkflow);
+  const rpc = new RpcServer(deps.nc, 'workflows', { logger: { error: (message, err) => deps.logger.error({ err }, message) } });
+  rpc.handle<WorkflowsRpc['create']['req'], unknown>('create', (r) => service.create(r.scope, r.body));
+  rpc.handle<WorkflowsRpc['get']['req'], unknown>('get', (r) => service.get(r.scope, r.id, r.version));
+  rpc.handle<WorkflowsRpc['list']['req'], unknown>('list', (r) => service.list(r.scope, r.query ?? {}));
+  rpc.handle<WorkflowsRpc['update']['req'], unknown>('update', (r) => service.update(r.scope, r.id, r.body));
+  rpc.handle<WorkflowsRpc['archive']['req'], unknown>('archive', (r) => service.archive(r.scope, r.id));
+  rpc.handle<WorkflowsRpc['validate']['req'], unknown>('validate', (r) => service.validate(r.scope, r.body));
+  rpc.handle<{ scope: Scope; id: string }, unknown>('definition', (r) => service.getDefinition(r.scope, r.id));
+  rpc.handle<unknown, unknown>('health', async () => {
+    await deps.dataSource.query('SELECT 1');
+    return { ok: true };
+  });
+  return { stop: () => rpc.close() };
+}

@@ -1,0 +1,152 @@
+import { JetflowError, type ExecutionCommand, type ExecutionEvent } from '@jetflow/contracts';
+import { buildStepTask, decideWithInline, foldEvents, cloneState, workerStarts, type ExecutionState } from '@jetflow/engine';
+import { WrongExpectedSequenceError, type EventStore } from '@jetflow/event-store';
+import { stepKey } from '@jetflow/contracts';
+import type { TaskDispatcher } from './task-dispatcher';
+
+export interface HostLogger {
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+export interface ActorHostOptions {
+  /** Live actors kept in memory (LRU). */
+  readonly cacheSize?: number;
+  /** Reload-and-decide rounds after losing a compare-and-set race. */
+  readonly maxConflictRetries?: number;
+  readonly logger?: HostLogger;
+}
+
+interface LiveActor {
+  state: ExecutionState;
+  seq: number;
+}
+
+export interface Handled {
+  readonly state: ExecutionState;
+  readonly events: readonly ExecutionEvent[];
+  readonly seq: number;
+}
+
+/**
+ * Hosts execution actors: keeps live ones cached, serializes commands per execution inside this
+ * process, appends each decision as one compare-and-set message and then hands its tasks and timers
+ * to the work queues. Any number of hosts may run: the expected-sequence check keeps one writer per
+ * round; the loser catches up from its cached sequence and decides again.
+ */
+export class ExecutionActorHost {
+  private readonly cache = new Map<string, LiveActor>();
+  private readonly mailboxes = new Map<string, Promise<unknown>>();
+  private readonly cacheSize: number;
+  private readonly maxRetries: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly dispatcher: TaskDispatcher,
+    private readonly opts: ActorHostOptions = {},
+  ) {
+    this.cacheSize = opts.cacheSize ?? 10_000;
+    this.maxRetries = opts.maxConflictRetries ?? 20;
+  }
+
+  /** Decides `command` against the execution's current state and appends the result. */
+  handle(executionId: string, command: ExecutionCommand, opts: { assumeNew?: boolean } = {}): Promise<Handled> {
+    const prev = this.mailboxes.get(executionId) ?? Promise.resolve();
+    const next = prev.then(
+      () => this.process(executionId, command, opts.assumeNew ?? false),
+      () => this.process(executionId, command, opts.assumeNew ?? false),
+    );
+    const tail = next.catch(() => undefined);
+    this.mailboxes.set(executionId, tail);
+    void tail.then(() => {
+      if (this.mailboxes.get(executionId) === tail) this.mailboxes.delete(executionId);
+    });
+    return next;
+  }
+
+  /** Current state (cache, else a fold of the log). Caller must not mutate it. */
+  async load(executionId: string): Promise<{ state: ExecutionState; seq: number }> {
+    const cached = this.cache.get(executionId);
+    if (cached) return cached;
+    const entries = await this.store.read(executionId);
+    const state = foldEvents(entries.flatMap((e) => e.events));
+    const actor = { state, seq: entries.length ? entries[entries.length - 1]!.seq : 0 };
+    if (actor.seq > 0) this.remember(executionId, actor);
+    return actor;
+  }
+
+  /** Re-reads the log from scratch next time (used by the recovery sweep). */
+  forget(executionId: string): void {
+    this.cache.delete(executionId);
+  }
+
+  /** Publishes tasks/timers for a decision already appended (also used by the recovery sweep). */
+  async dispatch(state: ExecutionState, events: readonly ExecutionEvent[]): Promise<void> {
+    const work: Promise<void>[] = [];
+    for (const started of workerStarts(events)) {
+      const run = state.steps.get(stepKey(started.step_id, started.iteration));
+      if (!run || run.attempt !== started.attempt || run.status !== 'running') continue;
+      work.push(this.dispatcher.dispatchTask(buildStepTask(state, run)));
+    }
+    for (const e of events) if (e.type === 'TimerScheduled') work.push(this.dispatcher.dispatchTimer(state.execution_id, e));
+    await Promise.all(work);
+  }
+
+  private async process(executionId: string, command: ExecutionCommand, assumeNew: boolean): Promise<Handled> {
+    let actor: LiveActor = assumeNew && !this.cache.has(executionId) ? { state: foldEvents([]), seq: 0 } : await this.load(executionId);
+    for (let round = 0; round <= this.maxRetries; round++) {
+      const { events, state } = await decideWithInline(actor.state, command);
+      if (!events.length) return { state: actor.state, events, seq: actor.seq };
+      try {
+        const { seq } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`);
+        actor = { state, seq };
+        this.remember(executionId, actor);
+        try {
+          await this.dispatch(state, events);
+        } catch (err) {
+          // The log holds the decision; the recovery sweep re-dispatches what did not go out.
+          this.opts.logger?.warn({ err, executionId }, 'dispatch after append failed');
+        }
+        return { state, events, seq };
+      } catch (err) {
+        if (!(err instanceof WrongExpectedSequenceError)) throw err;
+        actor = await this.catchUp(executionId, actor);
+      }
+    }
+    throw new JetflowError('CONFLICT', `execution ${executionId} is contended; try again`);
+  }
+
+  private async catchUp(executionId: string, actor: LiveActor): Promise<LiveActor> {
+    const entries = await this.store.read(executionId, actor.seq + 1);
+    if (!entries.length) return actor;
+    const state = cloneState(actor.state);
+    for (const entry of entries) foldEvents(entry.events, state);
+    const next = { state, seq: entries[entries.length - 1]!.seq };
+    this.remember(executionId, next);
+    return next;
+  }
+
+  private remember(executionId: string, actor: LiveActor): void {
+    this.cache.delete(executionId);
+    this.cache.set(executionId, actor);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+}
+
+/** Stable id of a logical command (with the expected sequence it makes the append's msg id). */
+function commandId(c: ExecutionCommand): string {
+  switch (c.type) {
+    case 'StartExecution':
+      return 'start';
+    case 'CompleteStep':
+    case 'FailStep':
+      return `${c.type}:${stepKey(c.step_id, c.iteration)}:${c.attempt}`;
+    case 'FireTimer':
+      return `timer:${c.timer_id}`;
+    case 'CancelExecution':
+      return 'cancel';
+  }
+}

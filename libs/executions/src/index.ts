@@ -1,0 +1,4 @@
+export * from './execution-actor.host';
+export * from './task-dispatcher';
+export * from './executions.service';
+export * from './recovery.sweeper';

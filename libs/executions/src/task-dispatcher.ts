@@ -1,0 +1,32 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { SUBJECTS, subjectToken, type StepTask, type TimerScheduled, type TimerTask } from '@jetflow/contracts';
+import { encodeJson } from '@jetflow/bus';
+
+/**
+ * Publishes step tasks and timers to their JetStream work queues. Message ids make a repeat
+ * (host retry, recovery sweep) a no-op inside the duplicate window.
+ */
+export class TaskDispatcher {
+  private readonly js: JetStreamClient;
+  constructor(nc: NatsConnection) {
+    this.js = jetstream(nc);
+  }
+
+  static taskSubject(task: Pick<StepTask, 'execution_id' | 'idempotency_key'>): string {
+    return SUBJECTS.task(task.execution_id, subjectToken(task.idempotency_key));
+  }
+
+  static timerSubject(executionId: string, timerId: string): string {
+    return SUBJECTS.timer(executionId, subjectToken(timerId));
+  }
+
+  async dispatchTask(task: StepTask): Promise<void> {
+    await this.js.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID: `task:${task.idempotency_key}` });
+  }
+
+  async dispatchTimer(executionId: string, timer: TimerScheduled): Promise<void> {
+    const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
+    await this.js.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID: `timer:${executionId}:${timer.timer_id}` });
+  }
+}
