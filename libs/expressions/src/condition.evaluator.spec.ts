@@ -4,7 +4,7 @@ const scope = {
   input: { priority: 'high', count: 3, tags: ['a', 'b'], meta: { k: 1 }, text: 'hello world', zero: 0, empty: '', none: null, list: [1, 2] },
   steps: { check: { output: { value: true } }, n: { output: { obj: { a: [1, { b: 2 }] } } } },
 };
-const ev = (source: string, s: object = scope): boolean => evaluateCondition(source, s);
+const ev = (source: string, s: Record<string, unknown> = scope): boolean => evaluateCondition(source, s);
 
 describe('evaluateCondition', () => {
   it("runs the guide's example", () => {
