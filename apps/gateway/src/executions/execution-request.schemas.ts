@@ -1,0 +1,43 @@
+import { EXECUTION_STATUSES, type ExecuteBody } from '@jetflow/contracts';
+import { z } from 'zod';
+import { cursorParam, limitParam } from '../common/list-query.schema';
+import { isUuid } from '../common/uuid-param.pipe';
+
+const jsonObject = z.record(z.string(), z.unknown(), { message: 'expected an object' });
+const optionalString = z
+  .string({ message: 'expected a string' })
+  .nullish()
+  .transform((v) => v ?? undefined);
+
+/** The guide's execute body; an absent body is an empty one, unknown fields are ignored. */
+export const executeBodySchema = z.preprocess(
+  (v) => (v === undefined ? {} : v),
+  z.object(
+    {
+      trigger: jsonObject.optional(),
+      user_id: optionalString,
+      session_id: optionalString,
+      context: jsonObject.optional(),
+    },
+    { message: 'expected a JSON object body' },
+  ),
+).transform((b): ExecuteBody => ({
+  ...(b.trigger !== undefined ? { trigger: b.trigger } : {}),
+  ...(b.user_id !== undefined ? { user_id: b.user_id } : {}),
+  ...(b.session_id !== undefined ? { session_id: b.session_id } : {}),
+  ...(b.context !== undefined ? { context: b.context } : {}),
+}));
+
+export const executionListQuerySchema = z.object({
+  workflow_id: z.string().refine(isUuid, 'expected a workflow id (UUID)').optional(),
+  status: z.enum(EXECUTION_STATUSES, { message: `expected one of ${EXECUTION_STATUSES.join(', ')}` }).optional(),
+  limit: limitParam,
+  cursor: cursorParam,
+});
+
+export const eventsQuerySchema = z.object({
+  from_seq: z.string().regex(/^\d+$/, 'expected a non-negative integer').transform(Number).optional(),
+  limit: limitParam,
+});
+
+export const idempotencyKeySchema = z.string().trim().min(1).max(255, 'at most 255 characters').optional();

@@ -1,0 +1,47 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { RpcClient } from '@jetflow/bus';
+import type { Config } from '@jetflow/config';
+import { EventStore } from '@jetflow/event-store';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import { ApprovalsController } from './approvals/approvals.controller';
+import { ApiRequestGuard } from './common/api-request.guard';
+import { ExecutionStreamController } from './executions/execution-stream.controller';
+import { EVENT_STORE } from './executions/execution-stream.tokens';
+import { ExecutionStreamer } from './executions/execution-streamer';
+import { ExecutionsController } from './executions/executions.controller';
+import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, HEALTH_CHECK, NATS_CONNECTION, type Clock, type HealthCheck } from './gateway.tokens';
+import { HealthController } from './health/health.controller';
+import { MetricsController } from './metrics/metrics.controller';
+import { ServicesClient } from './rpc/services.client';
+import { WorkflowsController } from './workflows/workflows.controller';
+
+export interface GatewayModuleDeps {
+  readonly nc: NatsConnection;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly healthCheck: HealthCheck;
+  readonly clock: Clock;
+}
+
+/** HTTP/SSE edge: wiring only; every decision is made by the services behind NATS. */
+@Module({})
+export class GatewayModule {
+  static forRoot(deps: GatewayModuleDeps): DynamicModule {
+    return {
+      module: GatewayModule,
+      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HealthController, MetricsController],
+      providers: [
+        { provide: NATS_CONNECTION, useValue: deps.nc },
+        { provide: GATEWAY_CONFIG, useValue: deps.config },
+        { provide: GATEWAY_LOGGER, useValue: deps.logger },
+        { provide: HEALTH_CHECK, useValue: deps.healthCheck },
+        { provide: CLOCK, useValue: deps.clock },
+        { provide: ServicesClient, useFactory: () => new ServicesClient(new RpcClient(deps.nc, { timeoutMs: deps.config.rpcTimeoutMs })) },
+        { provide: EVENT_STORE, useFactory: () => new EventStore(deps.nc, { prefix: deps.config.streamPrefix, replicas: deps.config.streamReplicas }) },
+        ApiRequestGuard,
+        ExecutionStreamer,
+      ],
+    };
+  }
+}

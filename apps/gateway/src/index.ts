@@ -1,0 +1,2 @@
+export { createGatewayApp, type GatewayDeps } from './gateway.app';
+export { toHttpError } from './common/jetflow-exception.filter';

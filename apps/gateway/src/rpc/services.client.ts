@@ -1,0 +1,25 @@
+import type { RpcClient } from '@jetflow/bus';
+import type { ExecutionsRpc, ListPage, Scope, WorkflowsRpc } from '@jetflow/contracts';
+
+/** Approvals' operations as the gateway uses them (the service owns the exact shapes). */
+export interface ApprovalsRpc {
+  list: { req: { scope: Scope; query: { status?: string; execution_id?: string; limit?: number; cursor?: string } }; res: ListPage<unknown> };
+  decide: { req: { scope: Scope; id: string; body: { decision: 'approved' | 'rejected'; comment?: string } }; res: unknown };
+}
+
+/** Typed calls to the services over NATS request/reply. Errors arrive as coded `JetflowError`s. */
+export class ServicesClient {
+  constructor(private readonly rpc: RpcClient) {}
+
+  workflows<Op extends keyof WorkflowsRpc>(op: Op, req: WorkflowsRpc[Op]['req']): Promise<WorkflowsRpc[Op]['res']> {
+    return this.rpc.request<WorkflowsRpc[Op]['res']>('workflows', op, req);
+  }
+
+  executions<Op extends keyof ExecutionsRpc>(op: Op, req: ExecutionsRpc[Op]['req']): Promise<ExecutionsRpc[Op]['res']> {
+    return this.rpc.request<ExecutionsRpc[Op]['res']>('executions', op, req);
+  }
+
+  approvals<Op extends keyof ApprovalsRpc>(op: Op, req: ApprovalsRpc[Op]['req']): Promise<ApprovalsRpc[Op]['res']> {
+    return this.rpc.request<ApprovalsRpc[Op]['res']>('approvals', op, req);
+  }
+}
