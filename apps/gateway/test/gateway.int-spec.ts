@@ -146,6 +146,29 @@ describe('gateway over NATS', () => {
       expect(expectStatus(await api('GET', `/api/executions/${randomUUID()}`), 503).body.error.code).toBe('UNAVAILABLE');
     });
 
+    it('answers odd input with 4xx, never 5xx', async () => {
+      const cases: [string, string, CallOptions][] = [
+        ['GET', '/api/executions?limit=1&limit=2', {}],
+        ['GET', '/api/executions?limit=0', {}],
+        ['GET', '/api/executions?workflow_id=nope', {}],
+        ['GET', `/api/executions/${knownWorkflow}/events?from_seq=-1`, {}],
+        ['POST', '/api/workflows', { raw: '{"__proto__": {"x": 1}}' }],
+        ['POST', '/api/workflows', { raw: 'null' }],
+        ['POST', '/api/workflows', { raw: '{}', contentType: 'application/x-www-form-urlencoded' }],
+        ['POST', '/api/workflows', { raw: '{}', contentType: 'not a content type' }],
+        ['POST', `/api/workflows/${knownWorkflow}/execute`, { json: { context: null } }],
+        ['POST', `/api/workflows/${knownWorkflow}/execute`, { headers: { 'Idempotency-Key': 'x'.repeat(300) }, json: {} }],
+        ['POST', `/api/approvals/${knownWorkflow}`, { json: { decision: 'maybe' } }],
+        ['PATCH', '/api/workflows', { json: {} }],
+      ];
+      for (const [method, path, opts] of cases) {
+        const res = await api(method, path, opts);
+        expect({ method, path, status: res.status, code: res.body?.error?.code }).toEqual({ method, path, status: expect.any(Number), code: expect.any(String) });
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+      }
+    });
+
     it('serves Prometheus metrics by route', async () => {
       const res = expectStatus(await call(base, 'GET', '/metrics'), 200);
       expect(res.headers.get('content-type')).toContain('text/plain');
