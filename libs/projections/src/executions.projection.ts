@@ -1,0 +1,89 @@
+import type { EntityManager } from 'typeorm';
+import { isUuid } from '@jetflow/persistence';
+import { foldPatches, type ExecutionPatch, type ProjectionEntry } from './execution-patch';
+
+export interface ExecutionsProjectionOptions {
+  /** Row in `projection_checkpoints`; default `executions`. */
+  readonly checkpointName?: string;
+  readonly clock?: () => Date;
+}
+
+// Every column is merged so that order does not matter (replicas share one durable consumer and
+// may commit batches out of order) and a re-applied entry is a no-op:
+// scope/workflow/started_at and completion are set once; status follows the highest sequence that
+// set it; updated_at follows last_seq; last_seq only moves forward.
+const UPSERT = `
+  INSERT INTO executions AS e
+    (id, organization_id, project_id, workflow_id, workflow_version, started_at,
+     status, status_seq, completed_at, error_code, updated_at, last_seq)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+  ON CONFLICT (id) DO UPDATE SET
+    organization_id = COALESCE(e.organization_id, EXCLUDED.organization_id),
+    project_id = COALESCE(e.project_id, EXCLUDED.project_id),
+    workflow_id = COALESCE(e.workflow_id, EXCLUDED.workflow_id),
+    workflow_version = COALESCE(e.workflow_version, EXCLUDED.workflow_version),
+    started_at = COALESCE(e.started_at, EXCLUDED.started_at),
+    status = CASE WHEN EXCLUDED.status IS NOT NULL AND EXCLUDED.status_seq > e.status_seq THEN EXCLUDED.status ELSE e.status END,
+    status_seq = CASE WHEN EXCLUDED.status IS NOT NULL THEN GREATEST(e.status_seq, EXCLUDED.status_seq) ELSE e.status_seq END,
+    completed_at = CASE WHEN e.completed_at IS NULL AND e.error_code IS NULL THEN EXCLUDED.completed_at ELSE e.completed_at END,
+    error_code = CASE WHEN e.completed_at IS NULL AND e.error_code IS NULL THEN EXCLUDED.error_code ELSE e.error_code END,
+    updated_at = CASE WHEN EXCLUDED.last_seq > e.last_seq THEN EXCLUDED.updated_at ELSE e.updated_at END,
+    last_seq = GREATEST(e.last_seq, EXCLUDED.last_seq)
+  WHERE EXCLUDED.last_seq > e.last_seq
+     OR (e.organization_id IS NULL AND EXCLUDED.organization_id IS NOT NULL)
+     OR (EXCLUDED.status IS NOT NULL AND EXCLUDED.status_seq > e.status_seq)
+     OR (e.completed_at IS NULL AND e.error_code IS NULL AND EXCLUDED.completed_at IS NOT NULL)`;
+
+const CHECKPOINT = `
+  INSERT INTO projection_checkpoints AS c (name, seq, updated_at) VALUES ($1, $2, $3)
+  ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at
+  WHERE EXCLUDED.seq > c.seq`;
+
+/**
+ * Folds execution log entries into the `executions` read model. Call inside a transaction; the
+ * checkpoint (highest sequence applied) is written by the same manager, so rows and checkpoint
+ * commit together. Idempotent and order-insensitive.
+ */
+export class ExecutionsProjection {
+  readonly checkpointName: string;
+  private readonly clock: () => Date;
+
+  constructor(opts: ExecutionsProjectionOptions = {}) {
+    this.checkpointName = opts.checkpointName ?? 'executions';
+    this.clock = opts.clock ?? (() => new Date());
+  }
+
+  async apply(manager: EntityManager, entries: readonly ProjectionEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    // An id that is not a uuid cannot be a Jetflow execution: skip it rather than poison the batch.
+    const patches = foldPatches(entries.filter((e) => isUuid(e.executionId)));
+    for (const patch of patches.values()) await manager.query(UPSERT, upsertParams(patch));
+    const maxSeq = Math.max(...entries.map((e) => e.seq));
+    await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
+  }
+
+  /** Highest sequence committed by this projection (0 before the first batch). */
+  async checkpoint(manager: EntityManager): Promise<number> {
+    const rows: { seq: string }[] = await manager.query(`SELECT seq FROM projection_checkpoints WHERE name = $1`, [this.checkpointName]);
+    return rows.length ? Number(rows[0]!.seq) : 0;
+  }
+}
+
+function upsertParams(p: ExecutionPatch): unknown[] {
+  const s = p.started;
+  const workflowId = s && isUuid(s.workflowId) ? s.workflowId : null;
+  return [
+    p.id,
+    s?.organizationId ?? null,
+    s?.projectId ?? null,
+    workflowId,
+    s && Number.isInteger(s.workflowVersion) ? s.workflowVersion : null,
+    s?.startedAt ?? null,
+    p.status,
+    p.statusSeq,
+    p.completed?.at ?? null,
+    p.completed?.errorCode ?? null,
+    p.updatedAt,
+    p.lastSeq,
+  ];
+}
