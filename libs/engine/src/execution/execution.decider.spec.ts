@@ -284,4 +284,62 @@ describe('execution decider', () => {
     expect(types(r.events)).toContain('ExecutionStatusChanged');
     expect(r.state.result).toBe('rejected');
   });
+
+  describe('parallel', () => {
+    const par = (params: Record<string, unknown>): WorkflowDefinition => ({
+      name: 'par',
+      steps: [
+        step('trigger', 'trigger', {}, ['fan']),
+        step('fan', 'parallel', params, ['a', 'b', 'c']),
+        step('a', 'tool_call', { tool: 'noop' }, ['a2']),
+        step('a2', 'data_transform', { mapping: 'A' }, ['join']),
+        step('b', 'tool_call', { tool: 'noop' }, ['join']),
+        step('c', 'tool_call', { tool: 'noop' }, ['join']),
+        step('join', 'data_transform', { mapping: { a: '{{steps.a2.output}}', b: '{{steps.b.output}}', c: '{{steps.c.output}}' } }),
+      ],
+    });
+    const done = (h: ExecutionEvent[], id: string, ms: number) => run(h, { type: 'CompleteStep', step_id: id, attempt: 1, output: id.toUpperCase(), now: at(ms) });
+    const failed = (h: ExecutionEvent[], id: string, ms: number) =>
+      run(h, { type: 'FailStep', step_id: id, attempt: 1, error: { code: 'TOOL_ERROR', message: 'x' }, retryable: false, now: at(ms), rand: 0 });
+
+    it('runs branches concurrently and the join exactly once after all of them', async () => {
+      let r = await run([], startCmd(par({})));
+      expect(['a', 'b', 'c'].map((id) => r.state.steps.get(id)?.status)).toEqual(['running', 'running', 'running']);
+      r = await done(r.history, 'b', 1);
+      r = await done(r.history, 'a', 2);
+      expect(r.state.steps.has('join')).toBe(false);
+      r = await done(r.history, 'c', 3);
+      expect(r.history.filter((e) => e.type === 'StepStarted' && e.step_id === 'join')).toHaveLength(1);
+      expect(r.state.result).toEqual({ a: 'A', b: 'B', c: 'C' });
+    });
+
+    it('max_concurrency holds back branch heads until a branch finishes', async () => {
+      let r = await run([], startCmd(par({ max_concurrency: 2 })));
+      expect(['a', 'b', 'c'].map((id) => r.state.steps.get(id)?.status)).toEqual(['running', 'running', undefined]);
+      r = await done(r.history, 'a', 1); // a2 is inline: branch a finishes
+      expect(r.state.steps.get('c')?.status).toBe('running');
+      r = await done(r.history, 'b', 2);
+      r = await done(r.history, 'c', 3);
+      expect(r.state.status).toBe('completed');
+    });
+
+    it('fail_fast (default) cancels the other branches and fails the run', async () => {
+      const r = await failed((await run([], startCmd(par({})))).history, 'b', 1);
+      expect(r.state.status).toBe('failed');
+      expect(r.state.steps.get('a')?.status).toBe('cancelled');
+      expect(r.state.steps.get('c')?.status).toBe('cancelled');
+    });
+
+    it('fail_fast false lets the others finish, skips the join, then fails the run', async () => {
+      let r = await failed((await run([], startCmd(par({ fail_fast: false })))).history, 'b', 1);
+      expect(r.state.status).toBe('running');
+      r = await done(r.history, 'a', 2);
+      expect(r.state.status).toBe('running');
+      r = await done(r.history, 'c', 3);
+      expect(r.state.steps.get('join')?.status).toBe('skipped');
+      expect(r.state.steps.get('a2')?.status).toBe('completed');
+      expect(r.state.status).toBe('failed');
+      expect(r.state.error?.code).toBe('TOOL_ERROR');
+    });
+  });
 });

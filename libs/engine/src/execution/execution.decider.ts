@@ -198,6 +198,11 @@ class Decision {
 
   /** A step failed for good: its loop fails with it (up to the top), where the run fails. */
   private propagateFailure(run: StepRun, error: ErrorBody): void {
+    const branch = this.ws.graph.branchOf.get(run.step_id);
+    if (branch && this.ws.graph.steps.get(branch.parallel)?.parameters['fail_fast'] === false) {
+      // fail_fast: false: the other branches finish; the join is skipped and the run fails at the end.
+      return;
+    }
     const loopId = this.ws.graph.regionOf.get(run.step_id);
     if (loopId && run.iteration.length) {
       const loopRun = this.ws.steps.get(stepKey(loopId, run.iteration.slice(0, -1)));
@@ -310,16 +315,19 @@ class Decision {
           if (!preds.length) continue;
           let resolved = true;
           let activated = false;
+          let afterFailure = false;
           for (const p of preds) {
             const r = this.ws.steps.get(stepKey(p, path));
             if (!r || !RESOLVED.has(r.status)) {
               resolved = false;
               break;
             }
+            if (r.status === 'failed') afterFailure = true;
             if (r.status === 'completed' && branchEdges(graph.steps.get(p)!, r.branch ?? 'next').includes(id)) activated = true;
           }
           if (!resolved) continue;
-          if (activated) this.startStep(id, path, 1);
+          if (activated && !afterFailure && this.atBranchLimit(id, path)) continue;
+          if (activated && !afterFailure) this.startStep(id, path, 1);
           else this.emit({ type: 'StepSkipped', step_id: id, ...iter(path), at: this.now });
           progressed = true;
           if (isTerminal(this.ws)) return;
@@ -328,11 +336,44 @@ class Decision {
       progressed = this.advanceLoops() || progressed;
       if (isTerminal(this.ws)) return;
       if (this.topLevelResolved()) {
-        this.emit({ type: 'ExecutionCompleted', status: 'completed', result: this.result(), at: this.now });
+        const failed = [...this.ws.steps.values()].find((r) => r.status === 'failed' && r.iteration.length === 0);
+        if (failed) this.endRun('failed', failed.error ?? { code: 'INTERNAL', message: 'step failed' }, failed.step_id);
+        else this.emit({ type: 'ExecutionCompleted', status: 'completed', result: this.result(), at: this.now });
         return;
       }
       if (!progressed) return;
     }
+  }
+
+  /** A parallel's `max_concurrency`: a branch head waits while that many branches are unfinished. */
+  private atBranchLimit(stepId: string, path: IterationPath): boolean {
+    const branch = this.ws.graph.branchOf.get(stepId);
+    if (!branch || branch.head !== stepId) return false;
+    const limit = this.ws.graph.steps.get(branch.parallel)?.parameters['max_concurrency'];
+    if (typeof limit !== 'number' || limit < 1) return false;
+    let active = 0;
+    for (const [head, members] of this.ws.graph.branches.get(branch.parallel) ?? []) {
+      if (head === stepId || !this.ws.steps.has(stepKey(head, path))) continue;
+      let finished = true;
+      for (const id of members) {
+        const r = this.ws.steps.get(stepKey(id, path));
+        if (r ? !RESOLVED.has(r.status) : this.couldStillRun(id, path)) {
+          finished = false;
+          break;
+        }
+      }
+      if (!finished) active++;
+    }
+    return active >= limit;
+  }
+
+  /** A step with no record yet is still to run unless every predecessor resolved (it would be decided now). */
+  private couldStillRun(id: string, path: IterationPath): boolean {
+    const preds = this.ws.graph.preds.get(id) ?? [];
+    return preds.some((p) => {
+      const r = this.ws.steps.get(stepKey(p, path));
+      return !r || !RESOLVED.has(r.status) || (r.status === 'completed' && branchEdges(this.ws.graph.steps.get(p)!, r.branch ?? 'next').includes(id));
+    });
   }
 
   private *activeContexts(): Generator<[string | null, IterationPath]> {

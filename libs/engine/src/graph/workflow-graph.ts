@@ -15,6 +15,10 @@ export interface WorkflowGraph {
   readonly regionSteps: ReadonlyMap<string | null, readonly string[]>;
   /** Per loop step: its body entry step ids. */
   readonly bodyEntries: ReadonlyMap<string, readonly string[]>;
+  /** Per step inside a parallel branch (before the join): the parallel step and the branch head. */
+  readonly branchOf: ReadonlyMap<string, { readonly parallel: string; readonly head: string }>;
+  /** Per parallel step: step ids of each branch (keyed by head). */
+  readonly branches: ReadonlyMap<string, ReadonlyMap<string, ReadonlySet<string>>>;
 }
 
 const cache = new WeakMap<WorkflowDefinition, WorkflowGraph>();
@@ -56,7 +60,8 @@ export function compileGraph(definition: WorkflowDefinition): WorkflowGraph {
     list.push(id);
     regionSteps.set(region, list);
   }
-  const graph: WorkflowGraph = { steps, trigger, preds, regionOf, regionSteps, bodyEntries };
+  const { branchOf, branches } = parallelBranches(definition.steps, steps);
+  const graph: WorkflowGraph = { steps, trigger, preds, regionOf, regionSteps, bodyEntries, branchOf, branches };
   cache.set(definition, graph);
   return graph;
 }
@@ -74,6 +79,40 @@ export function branchEdges(step: StepDefinition, branch: 'next' | 'else'): read
 export function bodyOf(step: StepDefinition): string[] {
   const body = step.parameters['body'];
   return Array.isArray(body) ? body.filter((b): b is string => typeof b === 'string') : [];
+}
+
+/**
+ * A parallel's branches: the steps reachable from each of its `next_steps` that no other branch
+ * reaches (the first shared step is the join). Inner parallels claim their own steps first.
+ */
+function parallelBranches(list: readonly StepDefinition[], steps: ReadonlyMap<string, StepDefinition>) {
+  const branchOf = new Map<string, { parallel: string; head: string }>();
+  const branches = new Map<string, Map<string, Set<string>>>();
+  const reach = (from: string): Set<string> => {
+    const seen = new Set<string>();
+    const queue = [from];
+    while (queue.length) {
+      const id = queue.shift()!;
+      const step = steps.get(id);
+      if (!step || seen.has(id)) continue;
+      seen.add(id);
+      queue.push(...edgesOf(step));
+    }
+    return seen;
+  };
+  const parallels = list.filter((s) => s.step_type === 'parallel');
+  // Inner (later-reached) parallels first, so a step belongs to its closest parallel.
+  for (const p of [...parallels].reverse()) {
+    const reached = new Map(p.next_steps.map((h) => [h, reach(h)] as const));
+    const perHead = new Map<string, Set<string>>();
+    for (const [head, set] of reached) {
+      const own = new Set([...set].filter((id) => [...reached].every(([h, other]) => h === head || !other.has(id))));
+      perHead.set(head, own);
+      for (const id of own) if (!branchOf.has(id)) branchOf.set(id, { parallel: p.step_id, head });
+    }
+    branches.set(p.step_id, perHead);
+  }
+  return { branchOf, branches };
 }
 
 function topologicalOrder(steps: readonly StepDefinition[], preds: ReadonlyMap<string, readonly string[]>): string[] {
