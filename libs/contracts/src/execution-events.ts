@@ -106,6 +106,8 @@ export interface StepWaiting {
   readonly step_id: string;
   readonly iteration?: IterationPath;
   readonly attempt: number;
+  /** human_approval: who may decide (empty = anyone in scope), the resolved message, the deadline. */
+  readonly approval?: { readonly approvers: readonly string[]; readonly message: string | null; readonly expires_at: string | null };
   readonly at: string;
 }
 

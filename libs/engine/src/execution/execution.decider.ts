@@ -284,11 +284,22 @@ class Decision {
       return;
     }
     if (step.step_type === 'human_approval') {
-      this.emit({ type: 'StepWaiting', step_id: stepId, ...iter(iteration), attempt, at: this.now });
+      const p = step.parameters;
+      const hours = typeof p['timeout_hours'] === 'number' && p['timeout_hours'] > 0 ? p['timeout_hours'] : undefined;
+      const expiresAt = hours ? addSeconds(this.now, hours * 3600) : null;
+      const message = p['message'] === undefined ? null : resolveTemplates(p['message'], templateScope(this.ws, stepId, iteration));
+      const approvers = Array.isArray(p['approvers']) ? p['approvers'].filter((a): a is string => typeof a === 'string') : [];
+      this.emit({
+        type: 'StepWaiting',
+        step_id: stepId,
+        ...iter(iteration),
+        attempt,
+        approval: { approvers, message: message === null ? null : typeof message === 'string' ? message : JSON.stringify(message), expires_at: expiresAt },
+        at: this.now,
+      });
       this.emit({ type: 'ExecutionStatusChanged', status: 'waiting', step_id: stepId, at: this.now });
-      const hours = step.parameters['timeout_hours'];
-      if (typeof hours === 'number' && hours > 0) {
-        this.emit({ type: 'TimerScheduled', timer_id: `approval_timeout:${key}:${attempt}`, purpose: 'approval_timeout', fire_at: addSeconds(this.now, hours * 3600), step_id: stepId, ...iter(iteration), attempt, at: this.now });
+      if (expiresAt) {
+        this.emit({ type: 'TimerScheduled', timer_id: `approval_timeout:${key}:${attempt}`, purpose: 'approval_timeout', fire_at: expiresAt, step_id: stepId, ...iter(iteration), attempt, at: this.now });
       }
       return;
     }
