@@ -19,6 +19,9 @@ describe('loadConfig', () => {
       bodyLimitBytes: 1_048_576,
       rpcTimeoutMs: 10_000,
       apiCallAllowPrivate: true,
+      apiCallAllowHosts: [],
+      apiCallDenyHosts: [],
+      apiCallMaxResponseBytes: 1_048_576,
       secrets: {},
     });
   });
@@ -44,6 +47,9 @@ describe('loadConfig', () => {
       BODY_LIMIT_BYTES: '2048',
       RPC_TIMEOUT_MS: '250',
       API_CALL_ALLOW_PRIVATE: 'false',
+      API_CALL_ALLOW_HOSTS: 'api.example.com, *.Partner.io',
+      API_CALL_DENY_HOSTS: 'evil.example.com,10.1.0.0/16',
+      API_CALL_MAX_RESPONSE_BYTES: '4096',
       SECRETS: '{"OPENAI_API_KEY":"sk-1"}',
       UNRELATED: 'ignored',
     });
@@ -64,6 +70,9 @@ describe('loadConfig', () => {
       bodyLimitBytes: 2048,
       rpcTimeoutMs: 250,
       apiCallAllowPrivate: false,
+      apiCallAllowHosts: ['api.example.com', '*.partner.io'],
+      apiCallDenyHosts: ['evil.example.com', '10.1.0.0/16'],
+      apiCallMaxResponseBytes: 4096,
       secrets: { OPENAI_API_KEY: 'sk-1' },
     });
   });

@@ -32,6 +32,12 @@ export interface Config {
   readonly rpcTimeoutMs: number;
   /** Whether `api_call` steps may reach private / loopback addresses. */
   readonly apiCallAllowPrivate: boolean;
+  /** `API_CALL_ALLOW_HOSTS`: when non-empty, outbound calls may only reach these hosts (`*.example.com` allowed). */
+  readonly apiCallAllowHosts: readonly string[];
+  /** `API_CALL_DENY_HOSTS`: hosts (or IPs / CIDRs) outbound calls never reach. */
+  readonly apiCallDenyHosts: readonly string[];
+  /** `API_CALL_MAX_RESPONSE_BYTES`: largest response body an api_call / HTTP tool reads. */
+  readonly apiCallMaxResponseBytes: number;
   /** `SECRETS`: name → value, for templates and tool credentials. */
   readonly secrets: Readonly<Record<string, string>>;
 }
@@ -119,6 +125,9 @@ const schema = z
     BODY_LIMIT_BYTES: optional(integer(1024, 1024 * 1024 * 1024)),
     RPC_TIMEOUT_MS: optional(integer(1, 600_000)),
     API_CALL_ALLOW_PRIVATE: optional(bool),
+    API_CALL_ALLOW_HOSTS: optional(z.string().transform((v) => list(v).map((h) => h.toLowerCase()))),
+    API_CALL_DENY_HOSTS: optional(z.string().transform((v) => list(v).map((h) => h.toLowerCase()))),
+    API_CALL_MAX_RESPONSE_BYTES: optional(integer(1, 1024 * 1024 * 1024)),
     SECRETS: optional(secrets),
   });
 
@@ -156,6 +165,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     bodyLimitBytes: e.BODY_LIMIT_BYTES ?? 1_048_576,
     rpcTimeoutMs: e.RPC_TIMEOUT_MS ?? 10_000,
     apiCallAllowPrivate: e.API_CALL_ALLOW_PRIVATE ?? true,
+    apiCallAllowHosts: e.API_CALL_ALLOW_HOSTS ?? [],
+    apiCallDenyHosts: e.API_CALL_DENY_HOSTS ?? [],
+    apiCallMaxResponseBytes: e.API_CALL_MAX_RESPONSE_BYTES ?? 1_048_576,
     secrets: e.SECRETS ?? {},
   };
 }
