@@ -1,0 +1,124 @@
+/** W0 JetStream ceilings and W7 actor rebuild, with the same client library the engine uses. */
+import '../apps/all-in-one/src/register-aliases';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { EventStore, ensureStreams } from '@jetflow/event-store';
+import { foldEvents } from '@jetflow/engine';
+import type { ExecutionEvent } from '@jetflow/contracts';
+import { median, summarize, type LatencySummary } from './lib/util';
+
+const enc = new TextEncoder();
+
+export interface W0Result {
+  appendOneAtATime: { rate: number; latency: LatencySummary };
+  appendWindowed: { rate: number; window: number };
+  replay10k: { ms: number[]; medianMs: number; msgsPerSec: number };
+}
+
+async function timedAppends(js: JetStreamClient, subject: string, payload: Uint8Array, ms: number, window: number): Promise<{ n: number; lat: number[] }> {
+  const lat: number[] = [];
+  let n = 0;
+  const end = performance.now() + ms;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const t = performance.now();
+      await js.publish(subject, payload);
+      lat.push(performance.now() - t);
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  return { n, lat };
+}
+
+async function replay(js: JetStreamClient, stream: string, subject: string, count: number, parse = false): Promise<number> {
+  const t = performance.now();
+  const consumer = await js.consumers.get(stream, { filter_subjects: subject });
+  const messages = await consumer.consume({ max_messages: 1000 });
+  let n = 0;
+  for await (const m of messages) {
+    if (parse) JSON.parse(new TextDecoder().decode(m.data));
+    if (++n >= count) break;
+  }
+  messages.stop();
+  const ms = performance.now() - t;
+  await consumer.delete().catch(() => undefined);
+  return ms;
+}
+
+export async function w0(natsUrl: string, opts: { durationMs: number; runs: number }): Promise<W0Result> {
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: 'BENCH_W0', subjects: ['bench.>'], storage: StorageType.File });
+  const js = jetstream(nc);
+  const payload = enc.encode('x'.repeat(256));
+  await timedAppends(js, 'bench.warm', payload, 300, 16); // warm-up
+  const one = await timedAppends(js, 'bench.one', payload, opts.durationMs, 1);
+  const win = await timedAppends(js, 'bench.win', payload, opts.durationMs, 256);
+  // 10k-message log on one subject, then replay it with an ordered consumer.
+  await Promise.all(Array.from({ length: 10 }, async (_, k) => {
+    for (let i = 0; i < 1000; i++) await js.publish('bench.replay', enc.encode(JSON.stringify({ type: 'X', k, i, pad: 'y'.repeat(200) })));
+  }));
+  const times: number[] = [];
+  for (let r = 0; r < Math.max(3, opts.runs); r++) times.push(await replay(js, 'BENCH_W0', 'bench.replay', 10_000));
+  await jsm.streams.delete('BENCH_W0');
+  await nc.close();
+  const m = median(times);
+  return {
+    appendOneAtATime: { rate: (one.n / opts.durationMs) * 1000, latency: summarize(one.lat) },
+    appendWindowed: { rate: (win.n / opts.durationMs) * 1000, window: 256 },
+    replay10k: { ms: times, medianMs: m, msgsPerSec: 10_000 / (m / 1000) },
+  };
+}
+
+export interface W7Result {
+  events: number;
+  messages: number;
+  rebuildMs: number[];
+  rebuildMedianMs: number;
+  rawReplayMs: number[];
+  rawReplayMedianMs: number;
+  ratioToRawReplay: number;
+  foldedSteps: number;
+}
+
+/**
+ * W7: an execution log of 10,000 events, one event per JetStream message (the worst case: every
+ * step result its own append), rebuilt the way the actor host does on a cache miss:
+ * `EventStore.read()` + `foldEvents()`. Compared with a raw ordered-consumer replay of the same subject.
+ */
+export async function w7(natsUrl: string, prefix: ExecutionEvent[], bodyStep: string, runs: number): Promise<W7Result> {
+  const nc: NatsConnection = await connect({ servers: natsUrl });
+  await ensureStreams(nc, {});
+  const js = jetstream(nc);
+  const id = `w7${Date.now().toString(36)}`;
+  const subject = `jetflow.exec.${id}.events`;
+  const events: ExecutionEvent[] = prefix.map((e) => (e.type === 'ExecutionStarted' ? ({ ...e, execution_id: id } as ExecutionEvent) : e));
+  const at = new Date().toISOString();
+  const n = 10_000;
+  for (let i = 0; events.length < n; i++) {
+    events.push({ type: 'StepStarted', step_id: bodyStep, step_type: 'data_transform', iteration: [i], attempt: 1, at } as unknown as ExecutionEvent);
+    if (events.length < n) events.push({ type: 'StepCompleted', step_id: bodyStep, iteration: [i], attempt: 1, output: { i, ok: true }, branch: 'next', duration_ms: 0, at } as unknown as ExecutionEvent);
+  }
+  // Fixture, outside the measured window: publish in order (one at a time keeps the order).
+  for (let i = 0; i < events.length; i += 500) {
+    await Promise.all(events.slice(i, i + 500).map((e) => js.publish(subject, enc.encode(JSON.stringify([e])))));
+  }
+  const store = new EventStore(nc, {});
+  const rebuild: number[] = [];
+  const raw: number[] = [];
+  let folded = 0;
+  const R = Math.max(3, runs);
+  for (let r = 0; r < R; r++) {
+    const t = performance.now();
+    const entries = await store.read(id);
+    const state = foldEvents(entries.flatMap((e) => e.events));
+    rebuild.push(performance.now() - t);
+    folded = state.steps.size;
+    raw.push(await replay(js, 'JETFLOW_EXECUTIONS', subject, events.length));
+  }
+  await nc.close();
+  const rm = median(rebuild);
+  const rr = median(raw);
+  return { events: events.length, messages: events.length, rebuildMs: rebuild, rebuildMedianMs: rm, rawReplayMs: raw, rawReplayMedianMs: rr, ratioToRawReplay: rm / rr, foldedSteps: folded };
+}

@@ -1,0 +1,207 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { cpuMs, freePort, peakRssMiB, sleep, waitForPort } from './util';
+
+const NATS_BIN = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
+const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REPO = resolve(__dirname, '../../..');
+const MAIN = join(REPO, 'dist/apps/all-in-one/src/main.js');
+
+export interface Proc {
+  name: string;
+  pid: number;
+  child?: ChildProcess;
+}
+
+export class NatsServer {
+  proc!: ChildProcess;
+  private constructor(readonly port: number, readonly storeDir: string) {}
+  get url() {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+  static async start(): Promise<NatsServer> {
+    const s = new NatsServer(await freePort(), mkdtempSync(join(tmpdir(), 'jetflow-bench-nats-')));
+    s.proc = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(s.port), '-js', '-sd', s.storeDir], { stdio: 'ignore' });
+    await waitForPort(s.port);
+    return s;
+  }
+  async stop() {
+    if (this.proc.exitCode === null) {
+      await new Promise<void>((r) => {
+        this.proc.once('exit', () => r());
+        this.proc.kill('SIGKILL');
+      });
+    }
+    rmSync(this.storeDir, { recursive: true, force: true });
+  }
+}
+
+export class Database {
+  private constructor(readonly name: string, readonly url: string) {}
+  static async create(): Promise<Database> {
+    const name = `jf_bench_${randomBytes(5).toString('hex')}`;
+    const admin = new Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE ${name}`);
+    } finally {
+      await admin.end();
+    }
+    const u = new URL(ADMIN_URL);
+    u.pathname = `/${name}`;
+    return new Database(name, u.toString());
+  }
+  /** pids of the PostgreSQL backends serving this database. */
+  async backendPids(): Promise<number[]> {
+    const admin = new Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    try {
+      const r = await admin.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [this.name]);
+      return r.rows.map((x: { pid: number }) => x.pid);
+    } finally {
+      await admin.end();
+    }
+  }
+  async drop() {
+    const admin = new Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  }
+}
+
+export class JetflowProc {
+  child!: ChildProcess;
+  output = '';
+  constructor(readonly services: string, readonly env: Record<string, string>) {}
+  get pid() {
+    return this.child.pid!;
+  }
+  async start(waitPort?: number, extraNodeArgs: string[] = []) {
+    if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build`);
+    this.child = spawn(process.execPath, [...extraNodeArgs, MAIN, `--services=${this.services}`], {
+      env: { ...process.env, LOG_LEVEL: 'warn', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: REPO,
+    });
+    const keep = (d: Buffer) => {
+      this.output += d;
+      if (this.output.length > 20_000) this.output = this.output.slice(-10_000);
+    };
+    this.child.stdout!.on('data', keep);
+    this.child.stderr!.on('data', keep);
+    if (waitPort) await waitForPort(waitPort, 60_000);
+  }
+  async stop(signal: NodeJS.Signals = 'SIGTERM') {
+    const p = this.child;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    await new Promise<void>((r) => {
+      const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
+      p.once('exit', () => (clearTimeout(t), r()));
+      p.kill(signal);
+    });
+  }
+}
+
+/** A whole Jetflow stack: its own nats-server, its own database, one or several service processes. */
+export class Stack {
+  nats!: NatsServer;
+  db!: Database;
+  procs: JetflowProc[] = [];
+  port = 0;
+  get baseUrl() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  static async start(layout: 'all-in-one' | 'distributed', opts: { nodeArgs?: string[] } = {}): Promise<Stack> {
+    const s = new Stack();
+    s.nats = await NatsServer.start();
+    s.db = await Database.create();
+    s.port = await freePort();
+    const env = { NATS_URL: s.nats.url, DATABASE_URL: s.db.url, HOST: '127.0.0.1', PORT: String(s.port) };
+    if (layout === 'all-in-one') {
+      const p = new JetflowProc('all', env);
+      s.procs.push(p);
+      await p.start(s.port, opts.nodeArgs);
+    } else {
+      // Back-end services first (they run migrations), the gateway last.
+      const backends = ['workflows,approvals', 'executions', 'steps'].map((svc) => new JetflowProc(svc, { ...env, PORT: '0' }));
+      s.procs.push(...backends);
+      await backends[0]!.start(undefined, opts.nodeArgs);
+      await sleep(1500);
+      await Promise.all(backends.slice(1).map((b) => b.start(undefined, opts.nodeArgs)));
+      const gw = new JetflowProc('gateway', env);
+      s.procs.push(gw);
+      await gw.start(s.port, opts.nodeArgs);
+    }
+    await s.waitHealthy();
+    return s;
+  }
+  async waitHealthy() {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        const r = await fetch(`${this.baseUrl}/health`);
+        if (r.status === 200) return;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) throw new Error(`jetflow not healthy:\n${this.procs.map((p) => p.output).join('\n')}`);
+      await sleep(100);
+    }
+  }
+  /** Every OS process of the stack, with a name: nats-server, jetflow processes, PostgreSQL backends of its database. */
+  async processes(): Promise<Proc[]> {
+    const out: Proc[] = [{ name: 'nats-server', pid: this.nats.proc.pid! }];
+    for (const p of this.procs) out.push({ name: `jetflow[${p.services}]`, pid: p.pid });
+    for (const pid of await this.db.backendPids().catch(() => [])) out.push({ name: 'postgres-backend', pid });
+    return out;
+  }
+  async stop() {
+    for (const p of [...this.procs].reverse()) await p.stop();
+    await this.nats.stop();
+    await this.db.drop().catch(() => undefined);
+  }
+}
+
+export interface CpuSample {
+  /** CPU-ms used by the stack during the window, per process group. */
+  byGroup: Record<string, number>;
+  totalMs: number;
+  /** Peak RSS (VmHWM, MiB) per process at the end of the window. */
+  peakRssMiB: Record<string, number>;
+}
+
+/** Measures CPU time over a window for a set of processes (processes appearing mid-window count from 0). */
+export class CpuMeter {
+  private before = new Map<number, number>();
+  constructor(private readonly list: () => Promise<Proc[]>) {}
+  async start() {
+    this.before.clear();
+    for (const p of await this.list()) {
+      const c = cpuMs(p.pid);
+      if (c !== undefined) this.before.set(p.pid, c);
+    }
+  }
+  async stop(): Promise<CpuSample> {
+    const byGroup: Record<string, number> = {};
+    const rss: Record<string, number> = {};
+    let total = 0;
+    for (const p of await this.list()) {
+      const c = cpuMs(p.pid);
+      if (c === undefined) continue;
+      const d = c - (this.before.get(p.pid) ?? 0);
+      byGroup[p.name] = (byGroup[p.name] ?? 0) + d;
+      total += d;
+      const r = peakRssMiB(p.pid);
+      if (r !== undefined && p.name !== 'postgres-backend') rss[p.name] = Math.max(rss[p.name] ?? 0, r);
+    }
+    return { byGroup, totalMs: total, peakRssMiB: rss };
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * Load generator: a separate Node process (forked by run.ts) that drives load over loopback with
+ * keep-alive agents, at a fixed arrival rate (open loop: latency is measured from the *scheduled*
+ * start, so queueing is not hidden) or with N callers (closed loop). Jobs arrive over IPC.
+ */
+import http from 'node:http';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, DeliverPolicy } from '@nats-io/jetstream';
+
+export interface JetflowJob {
+  kind: 'jetflow';
+  baseUrl: string;
+  workflowId: string;
+  headers: Record<string, string>;
+  trigger: Record<string, unknown>;
+  mode: 'open' | 'closed';
+  rate?: number;
+  concurrency?: number;
+  durationMs: number;
+  /** 'log': completion seen on the JetStream log (one ordered consumer); 'sse': per-execution SSE stream. */
+  observe: 'log' | 'sse';
+  natsUrl: string;
+  stream: string;
+  /** Open loop: give up on executions not complete this long after the window. */
+  drainTimeoutMs?: number;
+}
+
+export interface HttpJob {
+  kind: 'http';
+  url: string;
+  method: 'GET' | 'POST';
+  body?: string;
+  headers?: Record<string, string>;
+  mode: 'open' | 'closed';
+  rate?: number;
+  concurrency?: number;
+  durationMs: number;
+}
+
+export interface LoadResult {
+  started: number;
+  completedInWindow: number;
+  completed: number;
+  errors: number;
+  errorSamples: string[];
+  windowMs: number;
+  throughput: number;
+  latencyMs: number[];
+  firstEventMs: number[];
+  stepGapMs: number[];
+  ids: string[];
+  /** ExecutionCompleted count per id seen on the log (observe=log only). */
+  completedCounts?: Record<string, number>;
+  loadgenCpuMs: number;
+  /** ms from the window start to the last completion. */
+  lastDoneMs: number;
+}
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function request(agent: http.Agent, url: string, method: string, body: string | undefined, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, agent, headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(60_000, () => req.destroy(new Error('timeout')));
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+interface SseTimes {
+  firstEvent?: number;
+  stepCompletes: number[];
+  complete?: number;
+}
+
+/** Follows /stream until `complete` (or error); resolves with arrival times. */
+function followSse(agent: http.Agent, url: string, headers: Record<string, string>): Promise<SseTimes> {
+  return new Promise((resolve, reject) => {
+    const times: SseTimes = { stepCompletes: [] };
+    const req = http.get(url, { agent, headers: { ...headers, accept: 'text/event-stream' } }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        reject(new Error(`SSE status ${res.statusCode}`));
+        return;
+      }
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        const t = now();
+        buf += chunk;
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          const m = /^event: ?(.*)$/m.exec(block);
+          const ev = m ? m[1]!.trim() : 'message';
+          if (ev === 'connected' || ev === 'heartbeat') continue;
+          times.firstEvent ??= t;
+          if (ev === 'step_complete') times.stepCompletes.push(t);
+          if (ev === 'complete') {
+            times.complete = t;
+            req.destroy();
+            resolve(times);
+            return;
+          }
+        }
+      });
+      res.on('end', () => resolve(times));
+      res.on('error', () => resolve(times));
+    });
+    req.on('error', (e) => (times.complete ? resolve(times) : reject(e)));
+    req.setTimeout(120_000, () => req.destroy(new Error('sse timeout')));
+  });
+}
+
+/** One ordered consumer over every execution's events subject, from "now": completion from the log. */
+class LogWatcher {
+  private waiters = new Map<string, () => void>();
+  private early = new Set<string>();
+  counts: Record<string, number> = {};
+  private stop?: () => void;
+  static async open(nc: NatsConnection, stream: string): Promise<LogWatcher> {
+    const w = new LogWatcher();
+    const js = jetstream(nc);
+    const consumer = await js.consumers.get(stream, { filter_subjects: 'jetflow.exec.*.events', deliver_policy: DeliverPolicy.New });
+    const messages = await consumer.consume();
+    w.stop = () => messages.stop();
+    const dec = new TextDecoder();
+    void (async () => {
+      for await (const m of messages) {
+        const text = dec.decode(m.data);
+        if (!text.includes('"ExecutionCompleted"')) continue;
+        const id = m.subject.split('.')[2]!;
+        const n = (text.match(/"type":"ExecutionCompleted"/g) ?? []).length || 1;
+        w.counts[id] = (w.counts[id] ?? 0) + n;
+        const fn = w.waiters.get(id);
+        if (fn) {
+          w.waiters.delete(id);
+          fn();
+        } else w.early.add(id);
+      }
+    })();
+    return w;
+  }
+  wait(id: string): Promise<void> {
+    if (this.early.delete(id)) return Promise.resolve();
+    return new Promise((r) => this.waiters.set(id, r));
+  }
+  close() {
+    this.stop?.();
+  }
+}
+
+async function runJetflow(job: JetflowJob): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.mode === 'closed' ? (job.concurrency ?? 1) : 512 });
+  const sseAgent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  let nc: NatsConnection | undefined;
+  let watcher: LogWatcher | undefined;
+  if (job.observe === 'log') {
+    nc = await connect({ servers: job.natsUrl });
+    watcher = await LogWatcher.open(nc, job.stream);
+  }
+  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
+  const body = JSON.stringify({ trigger: job.trigger });
+  const t0 = now();
+  const tEnd = t0 + job.durationMs;
+  const fail = (e: unknown) => {
+    res.errors++;
+    if (res.errorSamples.length < 5) res.errorSamples.push(String(e instanceof Error ? e.message : e).slice(0, 300));
+  };
+
+  const one = async (scheduled: number): Promise<void> => {
+    res.started++;
+    try {
+      const r = await request(agent, `${job.baseUrl}/api/workflows/${job.workflowId}/execute`, 'POST', body, job.headers);
+      if (r.status !== 202 && r.status !== 201 && r.status !== 200) throw new Error(`execute ${r.status} ${r.body.slice(0, 200)}`);
+      const id = (JSON.parse(r.body) as { execution_id: string }).execution_id;
+      res.ids.push(id);
+      let done: number;
+      if (job.observe === 'log') {
+        await watcher!.wait(id);
+        done = now();
+      } else {
+        const times = await followSse(sseAgent, `${job.baseUrl}/api/executions/${id}/stream`, job.headers);
+        if (times.complete === undefined) throw new Error('SSE ended without complete');
+        done = times.complete;
+        if (times.firstEvent !== undefined) res.firstEventMs.push(times.firstEvent - scheduled);
+        for (let i = 1; i < times.stepCompletes.length; i++) res.stepGapMs.push(times.stepCompletes[i]! - times.stepCompletes[i - 1]!);
+      }
+      res.completed++;
+      if (done <= tEnd) res.completedInWindow++;
+      res.latencyMs.push(done - scheduled);
+      res.lastDoneMs = Math.max(res.lastDoneMs, done - t0);
+    } catch (e) {
+      fail(e);
+    }
+  };
+
+  const inflight = new Set<Promise<void>>();
+  if (job.mode === 'closed') {
+    const workers = Array.from({ length: job.concurrency ?? 1 }, async () => {
+      while (now() < tEnd) await one(now());
+    });
+    await Promise.all(workers);
+  } else {
+    const interval = 1000 / job.rate!;
+    let next = t0;
+    while (next < tEnd) {
+      const t = now();
+      while (next <= t && next < tEnd) {
+        const p = one(next);
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+        next += interval;
+      }
+      await sleep(Math.max(0, Math.min(5, next - now())));
+    }
+    const drain = Promise.all([...inflight]);
+    await Promise.race([drain, sleep(job.drainTimeoutMs ?? 60_000)]);
+  }
+  res.windowMs = job.durationMs;
+  res.throughput = (res.completedInWindow / job.durationMs) * 1000;
+  if (watcher) {
+    await sleep(200);
+    res.completedCounts = watcher.counts;
+    watcher.close();
+  }
+  await nc?.close();
+  agent.destroy();
+  sseAgent.destroy();
+  const c = process.cpuUsage(cpu0);
+  res.loadgenCpuMs = (c.user + c.system) / 1000;
+  return res;
+}
+
+async function runHttp(job: HttpJob): Promise<LoadResult> {
+  const cpu0 = process.cpuUsage();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.mode === 'closed' ? (job.concurrency ?? 1) : 512 });
+  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
+  const t0 = now();
+  const tEnd = t0 + job.durationMs;
+  const one = async (scheduled: number) => {
+    res.started++;
+    try {
+      const r = await request(agent, job.url, job.method, job.body, job.headers ?? {});
+      if (r.status >= 300) throw new Error(`status ${r.status} ${r.body.slice(0, 200)}`);
+      const done = now();
+      res.completed++;
+      if (done <= tEnd) res.completedInWindow++;
+      res.latencyMs.push(done - scheduled);
+    } catch (e) {
+      res.errors++;
+      if (res.errorSamples.length < 5) res.errorSamples.push(String(e instanceof Error ? e.message : e).slice(0, 300));
+    }
+  };
+  if (job.mode === 'closed') {
+    await Promise.all(
+      Array.from({ length: job.concurrency ?? 1 }, async () => {
+        while (now() < tEnd) await one(now());
+      }),
+    );
+  } else {
+    const inflight = new Set<Promise<void>>();
+    const interval = 1000 / job.rate!;
+    let next = t0;
+    while (next < tEnd) {
+      const t = now();
+      while (next <= t && next < tEnd) {
+        const p = one(next);
+        inflight.add(p);
+        void p.finally(() => inflight.delete(p));
+        next += interval;
+      }
+      await sleep(Math.max(0, Math.min(5, next - now())));
+    }
+    await Promise.race([Promise.all([...inflight]), sleep(60_000)]);
+  }
+  res.throughput = (res.completedInWindow / job.durationMs) * 1000;
+  agent.destroy();
+  const c = process.cpuUsage(cpu0);
+  res.loadgenCpuMs = (c.user + c.system) / 1000;
+  return res;
+}
+
+process.on('message', (msg: { id: number; job: JetflowJob | HttpJob }) => {
+  const run = msg.job.kind === 'jetflow' ? runJetflow(msg.job) : runHttp(msg.job);
+  run.then(
+    (result) => process.send!({ id: msg.id, result }),
+    (err: unknown) => process.send!({ id: msg.id, error: String(err instanceof Error ? err.stack : err) }),
+  );
+});
