@@ -41,7 +41,12 @@ export async function startJetflow(config: Config, opts: { logger?: Logger; swee
   const stops: (() => Promise<void>)[] = [];
   if (has('workflows')) stops.push((await startWorkflowsService({ nc, dataSource: dataSource!, logger })).stop);
   if (has('executions')) {
-    const svc = await startExecutionsService({ nc, dataSource: dataSource!, logger }, { streams, rpcTimeoutMs: config.rpcTimeoutMs, sweepIntervalMs: opts.sweepIntervalMs });
+    const svc = await startExecutionsService({ nc, dataSource: dataSource!, logger }, {
+        streams,
+        rpcTimeoutMs: config.rpcTimeoutMs,
+        sweepIntervalMs: opts.sweepIntervalMs,
+        schedule: { catchUp: config.scheduleCatchUp, refreshMs: config.scheduleRefreshMs },
+      });
     stops.push(svc.stop);
   }
   if (has('approvals')) stops.push((await startApprovalsService({ nc, logger })).stop);

@@ -2,15 +2,18 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { RpcClient, RpcServer } from '@jetflow/bus';
-import type { ExecutionCommand, ExecutionsRpc, Scope } from '@jetflow/contracts';
+import type { ExecutionCommand, ExecutionsRpc, Scope, ScheduleTarget, WorkflowsRpc } from '@jetflow/contracts';
 import { EventStore, streamNames, type StreamOptions } from '@jetflow/event-store';
 import { ExecutionActorHost, ExecutionsService, RecoverySweeper, TaskDispatcher, type PinnedDefinition } from '@jetflow/executions';
 import { ExecutionsProjector, ExecutionsQuery } from '@jetflow/projections';
+import { Scheduler, ScheduleStateStore } from '@jetflow/scheduler';
 
 export interface ExecutionsAppOptions {
   readonly streams: StreamOptions;
   readonly rpcTimeoutMs: number;
   readonly sweepIntervalMs?: number;
+  /** Schedule triggers: one catch-up run for missed ticks, and how often schedules are re-read. */
+  readonly schedule?: { readonly catchUp: boolean; readonly refreshMs: number };
 }
 
 /**
@@ -55,9 +58,28 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
     },
   });
   sweeper.start();
+
+  const scheduler = new Scheduler(
+    {
+      listSchedules: async () => (await rpcClient.request<WorkflowsRpc['schedules']['res']>('workflows', 'schedules', {})).items,
+      fire: async (target: ScheduleTarget, tick: string) => {
+        await service.start({
+          scope: target.scope,
+          workflow_id: target.workflow_id,
+          body: { trigger: { kind: 'schedule', scheduled_at: tick } },
+          idempotency_key: `schedule:${target.workflow_id}:${tick}`,
+        });
+      },
+      state: await ScheduleStateStore.open(nc, { prefix: opts.streams.prefix, replicas: opts.streams.replicas }),
+      logger,
+    },
+    { catchUp: opts.schedule?.catchUp ?? true, refreshMs: opts.schedule?.refreshMs ?? 5_000 },
+  );
+  await scheduler.start();
   return {
     service,
     async stop() {
+      await scheduler.stop();
       await sweeper.stop();
       await rpc.close();
       await projector.stop();

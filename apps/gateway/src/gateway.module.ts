@@ -12,6 +12,7 @@ import { ExecutionStreamer } from './executions/execution-streamer';
 import { ExecutionsController } from './executions/executions.controller';
 import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, HEALTH_CHECK, NATS_CONNECTION, type Clock, type HealthCheck } from './gateway.tokens';
 import { HealthController } from './health/health.controller';
+import { HooksController } from './hooks/hooks.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { ServicesClient } from './rpc/services.client';
 import { WorkflowsController } from './workflows/workflows.controller';
@@ -30,7 +31,7 @@ export class GatewayModule {
   static forRoot(deps: GatewayModuleDeps): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HealthController, MetricsController],
+      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HooksController, HealthController, MetricsController],
       providers: [
         { provide: NATS_CONNECTION, useValue: deps.nc },
         { provide: GATEWAY_CONFIG, useValue: deps.config },

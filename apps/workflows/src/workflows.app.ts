@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { RpcServer } from '@jetflow/bus';
 import type { Scope, WorkflowsRpc } from '@jetflow/contracts';
 import { validateWorkflow } from '@jetflow/engine';
-import { WorkflowsService } from '@jetflow/workflows';
+import { WorkflowsService, WorkflowTriggersQuery } from '@jetflow/workflows';
 
 export interface RunningService {
   stop(): Promise<void>;
@@ -20,6 +20,9 @@ export async function startWorkflowsService(deps: { nc: NatsConnection; dataSour
   rpc.handle<WorkflowsRpc['update']['req'], unknown>('update', (r) => service.update(r.scope, r.id, r.body));
   rpc.handle<WorkflowsRpc['archive']['req'], unknown>('archive', (r) => service.archive(r.scope, r.id));
   rpc.handle<WorkflowsRpc['validate']['req'], unknown>('validate', (r) => service.validate(r.scope, r.body));
+  const triggers = new WorkflowTriggersQuery(deps.dataSource);
+  rpc.handle<WorkflowsRpc['hook-target']['req'], unknown>('hook-target', (r) => triggers.hookTarget(r.id));
+  rpc.handle<WorkflowsRpc['schedules']['req'], unknown>('schedules', () => triggers.activeSchedules());
   rpc.handle<{ scope: Scope; id: string }, unknown>('definition', (r) => service.getDefinition(r.scope, r.id));
   rpc.handle<unknown, unknown>('health', async () => {
     await deps.dataSource.query('SELECT 1');

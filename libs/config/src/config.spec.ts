@@ -23,6 +23,8 @@ describe('loadConfig', () => {
       apiCallDenyHosts: [],
       apiCallMaxResponseBytes: 1_048_576,
       secrets: {},
+      scheduleCatchUp: true,
+      scheduleRefreshMs: 5_000,
     });
   });
 
@@ -74,6 +76,8 @@ describe('loadConfig', () => {
       apiCallDenyHosts: ['evil.example.com', '10.1.0.0/16'],
       apiCallMaxResponseBytes: 4096,
       secrets: { OPENAI_API_KEY: 'sk-1' },
+      scheduleCatchUp: true,
+      scheduleRefreshMs: 5_000,
     });
   });
 

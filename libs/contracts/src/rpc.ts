@@ -38,6 +38,32 @@ export interface WorkflowsRpc {
   update: { req: { scope: Scope; id: string; body: unknown }; res: WorkflowView };
   archive: { req: { scope: Scope; id: string }; res: WorkflowView };
   validate: { req: { scope: Scope; body: unknown }; res: { valid: true } };
+  /**
+   * Unscoped: the scope and current definition of a workflow, for callers that come from outside
+   * without scope headers (webhooks). Unknown id → NOT_FOUND; archived → CONFLICT.
+   */
+  'hook-target': { req: { id: string }; res: HookTarget };
+  /** Unscoped: every active workflow whose current version has a `schedule` trigger. */
+  schedules: { req: Record<string, never>; res: { items: readonly ScheduleTarget[] } };
+}
+
+/** Where a webhook for a workflow goes: its scope and current definition. */
+export interface HookTarget {
+  readonly workflow_id: string;
+  readonly scope: Scope;
+  readonly version: number;
+  readonly definition: WorkflowDefinition;
+}
+
+/** An active schedule: the trigger's cron/timezone and when its current version was saved. */
+export interface ScheduleTarget {
+  readonly workflow_id: string;
+  readonly scope: Scope;
+  readonly version: number;
+  readonly cron: string;
+  readonly timezone?: string;
+  /** Ticks after this instant belong to the schedule (the current version's creation time). */
+  readonly active_since: string;
 }
 
 // ---- executions service ------------------------------------------------------------------

@@ -1,4 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** A request whose JSON body was parsed here: `rawBody` holds the exact bytes (webhook signatures). */
+export type RawBodyRequest = FastifyRequest & { rawBody?: Buffer };
 
 /**
  * JSON is the only body the API takes: any other content type is a 415. An empty body with a JSON
@@ -8,6 +11,7 @@ export function installJsonBodyParser(fastify: FastifyInstance, bodyLimit: numbe
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (request, body, done) => {
+    (request as RawBodyRequest).rawBody = body as Buffer;
     if ((body as Buffer).length === 0) {
       done(null, undefined);
       return;
