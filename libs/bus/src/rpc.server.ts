@@ -3,7 +3,7 @@ import { JetflowError, SUBJECTS, toErrorBody, type ErrorBody, type RpcReply } fr
 import { decodeJson, encodeJson } from './json.codec';
 
 /** The services that answer requests on `jetflow.rpc.<service>.<op>`. */
-export type RpcService = 'workflows' | 'executions' | 'approvals';
+export type RpcService = 'workflows' | 'executions' | 'approvals' | 'tools';
 
 /** Where the server reports failures that are not domain errors (a bug, a lost dependency). */
 export interface RpcLogger {

@@ -16,7 +16,7 @@ export const SUBJECTS = {
   timer: (executionId: string, token: string) => `jetflow.timers.${executionId}.${token}`,
   allTimers: 'jetflow.timers.>',
   /** Request/reply between services: `jetflow.rpc.<service>.<operation>`. */
-  rpc: (service: 'workflows' | 'executions' | 'approvals', op: string) => `jetflow.rpc.${service}.${op}`,
+  rpc: (service: 'workflows' | 'executions' | 'approvals' | 'tools', op: string) => `jetflow.rpc.${service}.${op}`,
 } as const;
 
 /** A subject-safe token for any string (step keys may hold dots or spaces). */
