@@ -49,7 +49,7 @@ export async function startJetflow(config: Config, opts: { logger?: Logger; swee
       });
     stops.push(svc.stop);
   }
-  if (has('approvals')) stops.push((await startApprovalsService({ nc, logger })).stop);
+  if (has('approvals')) stops.push((await startApprovalsService({ nc, dataSource: dataSource!, logger }, { streams, deliveryTimeoutMs: Math.min(config.rpcTimeoutMs, 2_000) })).stop);
   if (has('steps')) {
     const svc = await startStepsService(
       { nc, logger },

@@ -20,7 +20,7 @@ describe('migrations', () => {
       const tables: { table_name: string }[] = await ds.query(
         `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
       );
-      expect(tables.map((t) => t.table_name)).toEqual(['executions', 'jetflow_migrations', 'projection_checkpoints', 'workflow_versions', 'workflows']);
+      expect(tables.map((t) => t.table_name)).toEqual(['approval_executions', 'approvals', 'executions', 'jetflow_migrations', 'projection_checkpoints', 'workflow_versions', 'workflows']);
       const applied: unknown[] = await ds.query(`SELECT name FROM jetflow_migrations`);
       expect(applied).toHaveLength(1);
       expect(await ds.showMigrations()).toBe(false);
@@ -34,7 +34,7 @@ describe('migrations', () => {
     const ds = await createDataSource(db.url, { schema: 'tenant_a' }).initialize();
     try {
       const rows: { n: string }[] = await ds.query(`SELECT count(*) AS n FROM information_schema.tables WHERE table_schema = 'tenant_a'`);
-      expect(Number(rows[0]!.n)).toBe(5);
+      expect(Number(rows[0]!.n)).toBe(7);
       await expect(ds.getRepository('WorkflowEntity').count()).resolves.toBe(0);
     } finally {
       await ds.destroy();

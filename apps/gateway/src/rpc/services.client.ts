@@ -3,8 +3,9 @@ import type { ExecutionsRpc, ListPage, Scope, WorkflowsRpc } from '@jetflow/cont
 
 /** Approvals' operations as the gateway uses them (the service owns the exact shapes). */
 export interface ApprovalsRpc {
-  list: { req: { scope: Scope; query: { status?: string; execution_id?: string; limit?: number; cursor?: string } }; res: ListPage<unknown> };
-  decide: { req: { scope: Scope; id: string; body: { decision: 'approved' | 'rejected'; comment?: string } }; res: unknown };
+  list: { req: { scope: Scope; query: { status?: string; execution_id?: string; workflow_id?: string; limit?: number; cursor?: string } }; res: ListPage<unknown> };
+  /** `approver_email`: the `X-elevAIte-UserEmail` header, checked against the approvers with the user id. */
+  decide: { req: { scope: Scope; id: string; body: { decision: 'approved' | 'rejected'; comment?: string }; approver_email?: string }; res: unknown };
 }
 
 /** Typed calls to the services over NATS request/reply. Errors arrive as coded `JetflowError`s. */
