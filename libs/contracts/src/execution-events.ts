@@ -148,11 +148,37 @@ export interface ExecutionCompleted {
   readonly at: string;
 }
 
-/** Stream-only entries on the sibling `deltas` subject: replayed by SSE, never folded into state. */
+/**
+ * Stream-only entries on the sibling `deltas` subject: replayed by SSE, never folded into state.
+ * `attempt` and `turn` (0-based model call within the attempt) journal agent steps, so a redelivered
+ * attempt resumes from its last completed turn; `call_id` pairs a ToolCalled with its ToolResulted.
+ */
 export type StreamEvent =
-  | { readonly type: 'Delta'; readonly step_id: string; readonly iteration?: IterationPath; readonly content: string; readonly at: string }
-  | { readonly type: 'ToolCalled'; readonly step_id: string; readonly iteration?: IterationPath; readonly tool: string; readonly call_id?: string; readonly arguments: unknown; readonly at: string }
-  | { readonly type: 'ToolResulted'; readonly step_id: string; readonly iteration?: IterationPath; readonly tool: string; readonly call_id?: string; readonly result: unknown; readonly at: string };
+  | { readonly type: 'Delta'; readonly step_id: string; readonly iteration?: IterationPath; readonly attempt?: number; readonly turn?: number; readonly content: string; readonly at: string }
+  | {
+      readonly type: 'ToolCalled';
+      readonly step_id: string;
+      readonly iteration?: IterationPath;
+      readonly attempt?: number;
+      readonly turn?: number;
+      readonly tool: string;
+      readonly call_id?: string;
+      readonly arguments: unknown;
+      readonly at: string;
+    }
+  | {
+      readonly type: 'ToolResulted';
+      readonly step_id: string;
+      readonly iteration?: IterationPath;
+      readonly attempt?: number;
+      readonly turn?: number;
+      readonly tool: string;
+      readonly call_id?: string;
+      readonly result: unknown;
+      /** The tool failed; `result` holds the error body the model was shown. */
+      readonly is_error?: boolean;
+      readonly at: string;
+    };
 
 /** Key of one step instance in state and in task ids: `step_id` or `step_id#0.2` inside loops. */
 export function stepKey(step_id: string, iteration?: IterationPath): string {

@@ -76,12 +76,24 @@ export class EventStore {
    * Uses one ordered consumer, deleted afterwards.
    */
   async read(executionId: string, fromSeq = 1): Promise<StoredEntry<ExecutionEvent>[]> {
+    return this.readSubject<ExecutionEvent>(SUBJECTS.executionEvents(executionId), fromSeq);
+  }
+
+  /**
+   * The execution's stream-only entries (`deltas` subject: deltas, tool calls and results) with
+   * `seq >= fromSeq` that exist when the call starts, in order. Agent steps read it to resume.
+   */
+  async readStream(executionId: string, fromSeq = 1): Promise<StoredEntry<StreamEvent>[]> {
+    return this.readSubject<StreamEvent>(SUBJECTS.executionDeltas(executionId), fromSeq);
+  }
+
+  private async readSubject<E>(subject: string, fromSeq: number): Promise<StoredEntry<E>[]> {
     const consumer = await this.js.consumers.get(this.stream, {
-      filter_subjects: SUBJECTS.executionEvents(executionId),
+      filter_subjects: subject,
       opt_start_seq: Math.max(1, fromSeq),
       inactive_threshold: CONSUMER_INACTIVE_MS,
     });
-    const entries: StoredEntry<ExecutionEvent>[] = [];
+    const entries: StoredEntry<E>[] = [];
     try {
       // num_pending at creation is exactly what exists now; later appends are not waited for.
       const target = (await consumer.info(true)).num_pending;
@@ -89,7 +101,7 @@ export class EventStore {
       const messages = await consumer.consume({ max_messages: Math.min(target, READ_BATCH) });
       try {
         for await (const m of messages) {
-          entries.push(toEntry<ExecutionEvent>(m));
+          entries.push(toEntry<E>(m));
           if (entries.length >= target || m.info.pending === 0) break;
         }
       } finally {

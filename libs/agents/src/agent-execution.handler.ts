@@ -1,0 +1,246 @@
+import { toErrorBody, type IterationPath, type Scope, type StepTask, type StreamEvent } from '@jetflow/contracts';
+import type { HandlerContext, HandlerOutcome, StepHandler } from '@jetflow/step-workers';
+import type { AgentView } from './agent-definition';
+import type { AgentTools } from './agent-tools';
+import { journalTurns } from './agent-journal';
+import { buildConversation } from './conversation';
+import { ModelCallError, type ChatMessage, type ChatModel, type ModelToolCall, type ToolSpec, type Usage } from './chat-model';
+import { DeltaCoalescer } from './delta-coalescer';
+import { MockChatModel } from './mock.chat-model';
+import { OpenAiChatModel } from './openai.chat-model';
+
+const DEFAULT_MAX_ITERATIONS = 10;
+const DEFAULT_TIMEOUT_SECONDS = 300;
+
+export interface AgentHandlerDeps {
+  /** The execution log: deltas and tool events are appended to, and resumed from, its `deltas` subject. */
+  readonly events: {
+    appendStream(executionId: string, events: readonly StreamEvent[]): Promise<unknown>;
+    readStream(executionId: string): Promise<readonly { readonly events: readonly StreamEvent[] }[]>;
+  };
+  /** Loads an agent in a scope (throws a coded error: NOT_FOUND, UNAVAILABLE...). */
+  readonly agents: { get(scope: Scope, id: string): Promise<AgentView> };
+  readonly tools: AgentTools;
+  /** OPENAI_API_KEY / OPENAI_BASE_URL from config: used when the agent names none. */
+  readonly openai: { readonly apiKey?: string; readonly baseURL?: string };
+  /** Builds the model for an agent; defaults to the OpenAI client or the mock script. */
+  readonly modelFor?: (agent: AgentView, secrets: Readonly<Record<string, string>>) => ChatModel;
+  readonly clock?: () => Date;
+  /** Longest a streamed token waits before it is appended (default 50 ms). */
+  readonly deltaWindowMs?: number;
+}
+
+/** One entry of the output's `tool_calls`. */
+export interface AgentToolCallRecord {
+  readonly id: string;
+  readonly tool: string;
+  readonly arguments: unknown;
+  readonly result: unknown;
+  readonly is_error?: boolean;
+}
+
+/**
+ * `agent_execution`: the agent's conversation, streamed through the model turn by turn with the
+ * tool calls it asks for, until a final answer (output `{response, tool_calls, usage}`) or
+ * `max_iterations` model calls (terminal AGENT_ERROR). Every delta, tool call and tool result is
+ * journaled on the execution's `deltas` subject with its attempt and turn, so a redelivered attempt
+ * (worker crash) replays the finished turns and never runs a recorded tool call again.
+ */
+export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler {
+  const clock = deps.clock ?? (() => new Date());
+  const modelFor = deps.modelFor ?? ((agent, secrets) => defaultModel(agent, secrets, deps.openai));
+  return async (task, ctx) => {
+    const p = task.parameters;
+    const agentId = p['agent_id'];
+    if (typeof agentId !== 'string' || !agentId) return fail('AGENT_ERROR', 'agent_id must be a non-empty string', false);
+    const maxIterations = positive(p['max_iterations'], DEFAULT_MAX_ITERATIONS);
+    const timeoutSeconds = positive(p['timeout_seconds'], DEFAULT_TIMEOUT_SECONDS);
+    const deadline = AbortSignal.timeout(timeoutSeconds * 1000);
+    const signal = AbortSignal.any([ctx.signal, deadline]);
+
+    let agent: AgentView;
+    let tools: readonly ToolSpec[];
+    let earlier: readonly { readonly events: readonly StreamEvent[] }[];
+    try {
+      agent = await deps.agents.get(task.scope, agentId);
+    } catch (err) {
+      const body = toErrorBody(err);
+      return body.code === 'NOT_FOUND' ? fail('AGENT_ERROR', `agent ${agentId} not found`, false) : fail('AGENT_ERROR', `agent ${agentId} could not be loaded: ${body.message}`, true);
+    }
+    try {
+      tools = agent.tools.length ? await deps.tools.describe(task.scope, agent.tools) : [];
+    } catch (err) {
+      const body = toErrorBody(err);
+      return fail('AGENT_ERROR', `agent tools unavailable: ${body.message}`, body.code !== 'NOT_FOUND' && body.code !== 'VALIDATION_ERROR');
+    }
+    try {
+      earlier = await deps.events.readStream(task.execution_id);
+    } catch (err) {
+      return fail('AGENT_ERROR', `journal unreadable: ${toErrorBody(err).message}`, true);
+    }
+
+    const run = new AgentRun(task, ctx, agent, tools, modelFor(agent, ctx.secrets), deps, clock, signal);
+    try {
+      return await run.execute(buildConversation(agent, task), earlier, maxIterations);
+    } catch (err) {
+      if (deadline.aborted) return fail('TIMEOUT', `agent step timed out after ${timeoutSeconds} s`, true);
+      if (err instanceof ModelCallError) return { ok: false, error: err.body, retryable: err.retryable, ...(err.retryAfterSeconds !== undefined ? { retry_after_seconds: err.retryAfterSeconds } : {}) };
+      if (ctx.signal.aborted) return fail('AGENT_ERROR', 'worker stopping', true);
+      return { ok: false, error: toErrorBody(err, 'AGENT_ERROR'), retryable: true };
+    }
+  };
+}
+
+/** One delivery of one attempt of an agent step. */
+class AgentRun {
+  private readonly records: AgentToolCallRecord[] = [];
+  private readonly usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 };
+  private response = '';
+
+  constructor(
+    private readonly task: StepTask,
+    private readonly ctx: HandlerContext,
+    private readonly agent: AgentView,
+    private readonly tools: readonly ToolSpec[],
+    private readonly model: ChatModel,
+    private readonly deps: AgentHandlerDeps,
+    private readonly clock: () => Date,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  async execute(messages: ChatMessage[], earlier: readonly { readonly events: readonly StreamEvent[] }[], maxIterations: number): Promise<HandlerOutcome> {
+    const journal = journalTurns(this.task, earlier.flatMap((e) => e.events));
+    let turn = 0;
+    let resumedPrefix = '';
+    // Replay the turns an earlier delivery finished: their tool calls are known, some have results.
+    for (const t of journal) {
+      if (!t.calls.length) {
+        resumedPrefix = t.content;
+        break;
+      }
+      this.response += t.content;
+      messages.push({ role: 'assistant', content: t.content || null, tool_calls: t.calls });
+      messages.push(...(await this.runTools(t.turn, t.calls, t.results)));
+      turn = t.turn + 1;
+    }
+
+    for (; turn < maxIterations; turn++) {
+      const result = await this.callModel(messages, turn, resumedPrefix);
+      resumedPrefix = '';
+      if (!result.tool_calls.length) {
+        return { ok: true, output: { response: this.response, tool_calls: this.records, usage: this.usage } };
+      }
+      messages.push({ role: 'assistant', content: result.content || null, tool_calls: result.tool_calls });
+      await this.append(
+        result.tool_calls.map((c) => ({ type: 'ToolCalled', ...this.where(turn), tool: c.function.name, call_id: c.id, arguments: parseArguments(c.function.arguments), at: this.now() })),
+      );
+      messages.push(...(await this.runTools(turn, result.tool_calls, new Map())));
+    }
+    return fail('AGENT_ERROR', `agent gave no final answer within max_iterations (${maxIterations})`, false);
+  }
+
+  /** One streamed model call. Text an earlier delivery already streamed for this turn is not sent again. */
+  private async callModel(messages: readonly ChatMessage[], turn: number, prefix: string) {
+    const deltas = new DeltaCoalescer((content) => this.append([{ type: 'Delta', ...this.where(turn), content, at: this.now() }]), this.deps.deltaWindowMs ?? 50);
+    let received = '';
+    try {
+      const result = await this.model.complete(
+        { model: this.agent.model, messages, tools: this.tools, ...(this.agent.temperature !== undefined ? { temperature: this.agent.temperature } : {}) },
+        (text) => {
+          const before = received.length;
+          received += text;
+          if (received.length > prefix.length) deltas.push(received.slice(Math.max(before, prefix.length)));
+        },
+        this.signal,
+      );
+      await deltas.drain();
+      const streamed = received.length >= prefix.length ? received : prefix;
+      this.response += streamed;
+      if (result.usage) {
+        this.usage.prompt_tokens += result.usage.prompt_tokens;
+        this.usage.completion_tokens += result.usage.completion_tokens;
+        this.usage.total_tokens += result.usage.total_tokens;
+      }
+      return result;
+    } catch (err) {
+      deltas.discard();
+      throw err;
+    }
+  }
+
+  /** Runs a turn's tool calls concurrently (skipping recorded ones); returns the `tool` messages in call order. */
+  private async runTools(turn: number, calls: readonly ModelToolCall[], recorded: ReadonlyMap<string, { result: unknown; is_error: boolean }>): Promise<ChatMessage[]> {
+    const outcomes = await Promise.all(
+      calls.map(async (call) => {
+        const done = recorded.get(call.id);
+        if (done) return done;
+        const outcome = await this.invoke(call);
+        await this.append([{ type: 'ToolResulted', ...this.where(turn), tool: call.function.name, call_id: call.id, result: outcome.result, ...(outcome.is_error ? { is_error: true } : {}), at: this.now() }]);
+        return outcome;
+      }),
+    );
+    return calls.map((call, i) => {
+      const o = outcomes[i]!;
+      this.records.push({ id: call.id, tool: call.function.name, arguments: parseArguments(call.function.arguments), result: o.result, ...(o.is_error ? { is_error: true } : {}) });
+      return { role: 'tool', tool_call_id: call.id, content: JSON.stringify(o.result ?? null) };
+    });
+  }
+
+  /** A tool failure is shown to the model (it may recover); only the log records it as an error. */
+  private async invoke(call: ModelToolCall): Promise<{ result: unknown; is_error: boolean }> {
+    const args = parseArguments(call.function.arguments);
+    if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+      return { result: { error: { code: 'TOOL_ERROR', message: 'arguments must be a JSON object' } }, is_error: true };
+    }
+    if (!this.agent.tools.includes(call.function.name)) {
+      return { result: { error: { code: 'TOOL_ERROR', message: `tool ${call.function.name} is not available to this agent` } }, is_error: true };
+    }
+    try {
+      const r = await this.deps.tools.invoke(this.task.scope, call.function.name, args as Record<string, unknown>, {
+        signal: this.signal,
+        idempotency_key: `${this.task.idempotency_key}:${call.id}`,
+        execution_id: this.task.execution_id,
+        step_id: this.task.step_id,
+      });
+      return r.ok ? { result: r.result ?? null, is_error: false } : { result: { error: r.error }, is_error: true };
+    } catch (err) {
+      if (this.signal.aborted) throw err;
+      return { result: { error: toErrorBody(err, 'TOOL_ERROR') }, is_error: true };
+    }
+  }
+
+  private where(turn: number): { step_id: string; iteration?: IterationPath; attempt: number; turn: number } {
+    return { step_id: this.task.step_id, ...(this.task.iteration?.length ? { iteration: this.task.iteration } : {}), attempt: this.task.attempt, turn };
+  }
+
+  private async append(events: StreamEvent[]): Promise<void> {
+    if (events.length) await this.deps.events.appendStream(this.task.execution_id, events);
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+}
+
+function defaultModel(agent: AgentView, secrets: Readonly<Record<string, string>>, openai: AgentHandlerDeps['openai']): ChatModel {
+  if (agent.provider.kind === 'mock') return new MockChatModel(agent.mock?.script ?? [{ content: '' }], agent.mock?.chunk_size);
+  const apiKey = agent.provider.api_key_secret ? secrets[agent.provider.api_key_secret] : openai.apiKey;
+  const baseURL = agent.provider.base_url ?? openai.baseURL;
+  return new OpenAiChatModel({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
+}
+
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text || '{}');
+  } catch {
+    return text;
+  }
+}
+
+function positive(v: unknown, fallback: number): number {
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fallback;
+}
+
+function fail(code: 'AGENT_ERROR' | 'TIMEOUT', message: string, retryable: boolean): HandlerOutcome {
+  return { ok: false, error: { code, message }, retryable };
+}

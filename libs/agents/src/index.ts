@@ -1,0 +1,11 @@
+export { agentBodySchema, agentsOp, type AgentSettings, type AgentView, type AgentsRpc, type MockTurn } from './agent-definition';
+export { AgentsService, parseAgent } from './agents.service';
+export { registerAgentsRpc } from './agents.rpc';
+export type { AgentTools, ToolInvocationContext, ToolInvocationResult } from './agent-tools';
+export { ModelCallError, type ChatMessage, type ChatModel, type ChatRequest, type ChatTurnResult, type ModelToolCall, type ToolSpec, type Usage } from './chat-model';
+export { OpenAiChatModel } from './openai.chat-model';
+export { MockChatModel } from './mock.chat-model';
+export { DeltaCoalescer } from './delta-coalescer';
+export { journalTurns, type JournaledTurn } from './agent-journal';
+export { buildConversation } from './conversation';
+export { createAgentExecutionHandler, type AgentHandlerDeps, type AgentToolCallRecord } from './agent-execution.handler';

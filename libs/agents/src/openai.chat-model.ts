@@ -1,0 +1,90 @@
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
+import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { ModelCallError, type ChatModel, type ChatRequest, type ChatTurnResult, type ModelToolCall, type Usage } from './chat-model';
+
+export interface OpenAiModelOptions {
+  readonly baseURL?: string;
+  readonly apiKey?: string;
+}
+
+/**
+ * Any OpenAI-compatible chat-completions endpoint, streamed through the `openai` package. The
+ * package's own retries are off: retrying is the engine's job (the step's `retry`), so a failure
+ * here is classified once: 429 → RATE_LIMIT (Retry-After kept), 5xx/408/connection → retryable
+ * AGENT_ERROR, other 4xx → terminal AGENT_ERROR.
+ */
+export class OpenAiChatModel implements ChatModel {
+  private readonly client: OpenAI;
+  constructor(opts: OpenAiModelOptions) {
+    this.client = new OpenAI({ apiKey: opts.apiKey || 'unset', ...(opts.baseURL ? { baseURL: opts.baseURL } : {}), maxRetries: 0, timeout: 600_000 });
+  }
+
+  async complete(request: ChatRequest, onContent: (text: string) => void, signal: AbortSignal): Promise<ChatTurnResult> {
+    let content = '';
+    const calls: { id: string; name: string; arguments: string }[] = [];
+    let usage: Usage | undefined;
+    try {
+      const stream = await this.client.chat.completions.create(
+        {
+          model: request.model,
+          messages: request.messages as ChatCompletionMessageParam[],
+          ...(request.tools.length ? { tools: request.tools.map(toOpenAiTool) } : {}),
+          ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        { signal },
+      );
+      for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
+        if (chunk.usage) usage = { prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: chunk.usage.completion_tokens, total_tokens: chunk.usage.total_tokens };
+        const delta = chunk.choices?.[0]?.delta;
+        if (!delta) continue;
+        if (delta.content) {
+          content += delta.content;
+          onContent(delta.content);
+        }
+        for (const tc of delta.tool_calls ?? []) {
+          const slot = (calls[tc.index] ??= { id: '', name: '', arguments: '' });
+          if (tc.id) slot.id = tc.id;
+          if (tc.function?.name) slot.name += tc.function.name;
+          if (tc.function?.arguments) slot.arguments += tc.function.arguments;
+        }
+      }
+    } catch (err) {
+      throw classify(err);
+    }
+    const tool_calls: ModelToolCall[] = calls
+      .filter((c) => c && c.name)
+      .map((c, i) => ({ id: c.id || `call_${i}`, type: 'function', function: { name: c.name, arguments: c.arguments || '{}' } }));
+    return { content, tool_calls, ...(usage ? { usage } : {}) };
+  }
+}
+
+function toOpenAiTool(t: ChatRequest['tools'][number]): ChatCompletionTool {
+  return { type: 'function', function: { name: t.name, description: t.description, parameters: t.input_schema as Record<string, unknown> } };
+}
+
+function classify(err: unknown): ModelCallError {
+  if (err instanceof ModelCallError) return err;
+  if (err instanceof APIUserAbortError) return new ModelCallError({ code: 'TIMEOUT', message: 'model call aborted' }, true);
+  if (err instanceof APIConnectionError) return new ModelCallError({ code: 'AGENT_ERROR', message: `model provider unreachable: ${err.message}` }, true);
+  if (err instanceof APIError && typeof err.status === 'number') {
+    const message = `model provider answered HTTP ${err.status}${err.message ? `: ${err.message}`.slice(0, 300) : ''}`;
+    if (err.status === 429) return new ModelCallError({ code: 'RATE_LIMIT', message }, true, retryAfter(err.headers));
+    if (err.status === 408 || err.status >= 500) return new ModelCallError({ code: 'AGENT_ERROR', message }, true, retryAfter(err.headers));
+    return new ModelCallError({ code: 'AGENT_ERROR', message }, false);
+  }
+  if (err instanceof Error && err.name === 'AbortError') return new ModelCallError({ code: 'TIMEOUT', message: 'model call aborted' }, true);
+  // A broken stream mid-response (socket reset, bad chunk) is a transient provider failure.
+  return new ModelCallError({ code: 'AGENT_ERROR', message: `model stream failed: ${err instanceof Error ? err.message : String(err)}` }, true);
+}
+
+/** Retry-After in seconds (delta-seconds or an HTTP date), when present and sane. */
+function retryAfter(headers: Headers | undefined): number | undefined {
+  const raw = headers?.get('retry-after');
+  if (!raw) return undefined;
+  const n = Number(raw);
+  if (Number.isFinite(n) && n >= 0) return n;
+  const at = Date.parse(raw);
+  return Number.isFinite(at) ? Math.max(0, (at - Date.now()) / 1000) : undefined;
+}
