@@ -103,7 +103,16 @@ function followSse(agent: http.Agent, url: string, headers: Record<string, strin
           const ev = m ? m[1]!.trim() : 'message';
           if (ev === 'connected' || ev === 'heartbeat') continue;
           times.firstEvent ??= t;
-          if (ev === 'step_complete') times.stepCompletes.push(t);
+          if (ev === 'step_complete') {
+            // Server-side event time (the actor's clock), so a late subscriber replaying history still measures the gaps.
+            const d = /^data: ?(.*)$/m.exec(block);
+            try {
+              const data = JSON.parse(d ? d[1]! : '{}') as { timestamp?: string; step?: string };
+              if (data.step !== 'trigger' && data.timestamp) times.stepCompletes.push(Date.parse(data.timestamp));
+            } catch {
+              /* ignore */
+            }
+          }
           if (ev === 'complete') {
             times.complete = t;
             req.destroy();

@@ -75,7 +75,7 @@ async function one(fsync: 'on' | 'off', o: Opts): Promise<RestateRow> {
       if (r.status === 200) break;
       await sleep(200);
     }
-    await load(job({ concurrency: 32, durationMs: Math.min(2000, o.durationMs) }));
+    await load(job({ concurrency: 32, durationMs: Math.min(1000, o.durationMs) }));
     // closed loop: pick the best concurrency, then repeat for the median
     let best = { c: o.concurrency[0]!, tp: 0 };
     for (const c of o.concurrency) {
@@ -109,7 +109,7 @@ async function one(fsync: 'on' | 'off', o: Opts): Promise<RestateRow> {
       latency.push({ fraction: f, rate, achieved: r.throughput, p50: s.p50, p99: s.p99, p999: s.p999, errors: r.errors });
       errors += r.errors;
     }
-    const serial = summarize((await load(job({ concurrency: 1, durationMs: Math.min(3000, o.durationMs) }))).latencyMs);
+    const serial = summarize((await load(job({ concurrency: 1, durationMs: Math.min(2000, o.durationMs) }))).latencyMs);
     return {
       fsync,
       throughput: tps,
