@@ -1,0 +1,168 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import { InProcessSystem, SCOPE_HEADERS } from '../support/jetflow-system';
+import { InProcessReplicas } from '../support/jetflow-replicas';
+import { http, readSse } from '../support/http-client';
+import { eventually } from '../support/eventually';
+
+const sign = (secret: string, raw: string) => `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+const JSON_ONLY = { 'content-type': 'application/json' };
+
+function scope(): Record<string, string> {
+  return { ...SCOPE_HEADERS, 'X-elevAIte-OrganizationId': `org-${randomUUID()}` };
+}
+
+const echoWorkflow = (trigger: Record<string, unknown>) => ({
+  name: `hook ${randomUUID()}`,
+  steps: [
+    { step_id: 'trigger', step_type: 'trigger', parameters: trigger, next_steps: ['echo'] },
+    { step_id: 'echo', step_type: 'data_transform', parameters: { mapping: { kind: '{{input.kind}}', order: '{{input.body.order}}', body: '{{input.body}}' } }, next_steps: [] },
+  ],
+});
+
+describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
+  let sys: InProcessSystem;
+  const api = <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => http<T>(sys.baseUrl, method, path, body, headers);
+  const create = async (body: unknown, headers: Record<string, string>) => {
+    const res = await api('POST', '/api/workflows', body, headers);
+    expect(res.status).toBe(201);
+    return res.body.id as string;
+  };
+  const finished = async (id: string, headers: Record<string, string>) => {
+    const { messages } = await readSse(sys.baseUrl, `/api/executions/${id}/stream`, { headers });
+    expect(messages.at(-1)?.event).toBe('complete');
+    return (await api('GET', `/api/executions/${id}`, undefined, headers)).body;
+  };
+
+  beforeAll(async () => {
+    sys = await InProcessSystem.start();
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
+  it('starts a run in the workflow\'s own scope with the JSON body as input.body, no scope headers needed', async () => {
+    const owner = scope();
+    const id = await create(echoWorkflow({ kind: 'webhook' }), owner);
+    const res = await api('POST', `/api/hooks/${id}`, { order: 42, items: ['a'] }, JSON_ONLY);
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ workflow_id: id });
+    const exec = await finished(res.body.execution_id, owner);
+    expect(exec).toMatchObject({ status: 'completed', result: { kind: 'webhook', order: 42, body: { order: 42, items: ['a'] } } });
+    // Another scope cannot see it.
+    expect((await api('GET', `/api/executions/${res.body.execution_id}`, undefined, scope())).status).toBe(404);
+  });
+
+  it('with a secret: a valid HMAC-SHA256 signature of the raw body starts a run; missing or wrong ones are 401', async () => {
+    const owner = scope();
+    const secret = `s3cret-${randomUUID()}`;
+    const id = await create(echoWorkflow({ kind: 'webhook', secret }), owner);
+    // Unusual spacing: the signature is over the exact bytes, not a re-serialization.
+    const raw = '{ "order" :  7 ,"note":"ünïcode"}';
+
+    const unsigned = await api('POST', `/api/hooks/${id}`, raw, JSON_ONLY);
+    expect(unsigned.status).toBe(401);
+    expect(unsigned.body.error.code).toBe('UNAUTHORIZED');
+    expect(unsigned.text).not.toContain(secret);
+
+    const wrongSecret = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign('not-the-secret', raw) });
+    expect(wrongSecret.status).toBe(401);
+    const reserialized = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign(secret, JSON.stringify(JSON.parse(raw))) });
+    expect(reserialized.status).toBe(401);
+    const garbage = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': 'sha256=zz' });
+    expect(garbage.status).toBe(401);
+    expect(garbage.body.error.code).toBe('UNAUTHORIZED');
+
+    const ok = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign(secret, raw) });
+    expect(ok.status).toBe(202);
+    const exec = await finished(ok.body.execution_id, owner);
+    expect(exec.result).toMatchObject({ kind: 'webhook', order: 7, body: { order: 7, note: 'ünïcode' } });
+
+    // Only the signed request started a run.
+    const list = await eventually(async () => {
+      const r = await api('GET', `/api/executions?workflow_id=${id}`, undefined, owner);
+      return r.body.items.length >= 1 ? r : null;
+    });
+    expect(list.body.items).toHaveLength(1);
+  });
+
+  it('honors Idempotency-Key: a repeated delivery returns the same execution', async () => {
+    const owner = scope();
+    const id = await create(echoWorkflow({ kind: 'webhook' }), owner);
+    const key = { ...JSON_ONLY, 'Idempotency-Key': `delivery-${randomUUID()}` };
+    const first = await api('POST', `/api/hooks/${id}`, { order: 1 }, key);
+    const second = await api('POST', `/api/hooks/${id}`, { order: 1 }, key);
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body.execution_id).toBe(first.body.execution_id);
+    const other = await api('POST', `/api/hooks/${id}`, { order: 1 }, JSON_ONLY);
+    expect(other.body.execution_id).not.toBe(first.body.execution_id);
+  });
+
+  it('answers 404 NOT_FOUND for a workflow whose trigger is not a webhook, and for unknown ids', async () => {
+    const owner = scope();
+    const id = await create(echoWorkflow({ kind: 'api' }), owner);
+    const wrongKind = await api('POST', `/api/hooks/${id}`, { order: 1 }, JSON_ONLY);
+    expect(wrongKind.status).toBe(404);
+    expect(wrongKind.body.error.code).toBe('NOT_FOUND');
+    const unknown = await api('POST', `/api/hooks/${randomUUID()}`, { order: 1 }, JSON_ONLY);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('NOT_FOUND');
+    expect((await api('POST', '/api/hooks/not-a-uuid', { order: 1 }, JSON_ONLY)).status).toBe(404);
+    const listed = await api('GET', `/api/executions?workflow_id=${id}`, undefined, owner);
+    expect(listed.body.items).toHaveLength(0);
+  });
+
+  it('answers 409 CONFLICT for an archived webhook workflow, and 400 for a malformed body', async () => {
+    const owner = scope();
+    const id = await create(echoWorkflow({ kind: 'webhook' }), owner);
+    expect((await api('POST', `/api/hooks/${id}`, '{"order": ', JSON_ONLY)).status).toBe(400);
+    expect((await api('DELETE', `/api/workflows/${id}`, undefined, owner)).status).toBe(200);
+    const archived = await api('POST', `/api/hooks/${id}`, { order: 1 }, JSON_ONLY);
+    expect(archived.status).toBe(409);
+    expect(archived.body.error.code).toBe('CONFLICT');
+  });
+});
+
+describe('schedule trigger with two replicas (one nats-server, one database)', () => {
+  let cluster: InProcessReplicas;
+  beforeAll(async () => {
+    cluster = await InProcessReplicas.start(2, { SCHEDULE_REFRESH_MS: '300' });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('fires a per-second cron exactly once per tick, without gaps, however many replicas run', async () => {
+    const owner = scope();
+    const api = <T = any>(i: number, method: string, path: string, body?: unknown) => http<T>(cluster.baseUrl(i), method, path, body, owner);
+    const created = await api(0, 'POST', '/api/workflows', {
+      name: 'every second',
+      steps: [
+        { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'schedule', cron: '* * * * * *', timezone: 'Europe/Berlin' }, next_steps: ['t'] },
+        { step_id: 't', step_type: 'data_transform', parameters: { mapping: { tick: '{{input.scheduled_at}}', kind: '{{input.kind}}' } }, next_steps: [] },
+      ],
+    });
+    expect(created.status).toBe(201);
+    const wf = created.body.id as string;
+
+    // ~4 s of ticks after the first run.
+    const listAll = async () => (await api(1, 'GET', `/api/executions?workflow_id=${wf}&limit=500`)).body.items as { id: string; status: string }[];
+    await eventually(async () => (await listAll()).length >= 5, { timeoutMs: 20_000, intervalMs: 200 });
+    expect((await api(0, 'DELETE', `/api/workflows/${wf}`)).status).toBe(200);
+
+    const summaries = await eventually(async () => {
+      const items = await listAll();
+      return items.every((e) => e.status === 'completed') ? items : null;
+    });
+    const ticks = await Promise.all(summaries.map(async (s) => (await api(0, 'GET', `/api/executions/${s.id}`)).body.result as { tick: string; kind: string }));
+    expect(ticks.every((t) => t.kind === 'schedule')).toBe(true);
+    const perTick = new Map<string, number>();
+    for (const t of ticks) perTick.set(t.tick, (perTick.get(t.tick) ?? 0) + 1);
+    expect([...perTick.values()].every((n) => n === 1)).toBe(true);
+    const sorted = [...perTick.keys()].map((t) => Date.parse(t)).sort((a, b) => a - b);
+    expect(sorted.every((t) => t % 1000 === 0)).toBe(true);
+    // Consecutive seconds: nothing skipped between the first and last run.
+    expect(sorted.at(-1)! - sorted[0]!).toBe((sorted.length - 1) * 1000);
+    expect(sorted.length).toBeGreaterThanOrEqual(5);
+  });
+});
