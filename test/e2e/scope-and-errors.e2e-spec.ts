@@ -72,6 +72,12 @@ describe('scope isolation and error handling (HTTP)', () => {
       runningId = (await api('POST', `/api/workflows/${slow.body.id}/execute`, { trigger: {} }, ORG_A)).body.execution_id;
       // The read model has caught up with A's runs, so an absence from B's list below means something.
       await eventually(async () => (await api('GET', '/api/executions', undefined, ORG_A)).body.items.length === 2);
+      const runningOfA = await eventually(async () => {
+        const res = await api('GET', '/api/executions?status=running', undefined, ORG_A);
+        expect(res.body.items.map((e: { id: string }) => e.id)).toEqual([runningId]);
+        return res;
+      });
+      expect(runningOfA.body.items[0]).toMatchObject({ id: runningId, status: 'running' });
     });
 
     it.each([
