@@ -15,6 +15,11 @@ export interface StepTask {
   /** `<execution_id>:<step_id>:<attempt>`, sent to external calls as idempotency key. */
   readonly idempotency_key: string;
   readonly timeout_seconds?: number;
+  /**
+   * Secret names the step's *definition* references as `{{secrets.NAME}}`. Workers resolve only
+   * these, so a secret template arriving inside run-time data (trigger input) stays inert text.
+   */
+  readonly secret_refs?: readonly string[];
 }
 
 /** A durable timer message (JetStream work queue, redelivered with delay until due). */

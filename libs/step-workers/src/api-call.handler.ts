@@ -1,54 +1,51 @@
-import { resolveTemplates } from '@jetflow/expressions';
+import { stepKey } from '@jetflow/contracts';
+import { httpCall, redactSecrets, resolveSecrets, type OutboundPolicy } from '@jetflow/tools';
 import type { StepHandler } from './step-handler';
-import { retryable, terminal } from './step-handler';
+import { terminal } from './step-handler';
 
-const MAX_BODY_BYTES = 1024 * 1024;
+const DEFAULT_TIMEOUT_SECONDS = 30;
+const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
 
 /**
- * A minimal HTTP call: templated url/headers/body already resolved except `secrets.*`, resolved
- * here and never reported back. 408/429/5xx and network errors are retryable, other 4xx terminal.
+ * `api_call`: one HTTP exchange under the outbound policy (see `@jetflow/tools` outbound guard).
+ * Templates arrive resolved except `{{secrets.NAME}}`, resolved here for the names the definition
+ * wrote; secret values are scrubbed from the output and errors. The same
+ * `Idempotency-Key: <execution_id>:<step_id>` goes with every attempt. 408/429/5xx, network errors
+ * and timeouts are retryable (429 with `Retry-After`), refusals and other statuses terminal.
  */
 export const apiCallHandler: StepHandler = async (task, ctx) => {
-  const p = resolveTemplates(task.parameters, { secrets: ctx.secrets }) as Record<string, unknown>;
-  const url = p['url'];
-  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return terminal('VALIDATION_ERROR', 'url must be an http(s) URL');
-  const method = typeof p['method'] === 'string' ? p['method'].toUpperCase() : 'GET';
-  const timeoutMs = (typeof p['timeout_seconds'] === 'number' ? p['timeout_seconds'] : 30) * 1000;
-  const headers: Record<string, string> = { 'idempotency-key': task.idempotency_key.split(':').slice(0, 2).join(':') };
-  for (const [k, v] of Object.entries((p['headers'] as Record<string, unknown>) ?? {})) headers[k.toLowerCase()] = String(v);
-  let body: string | undefined;
-  if (p['body'] !== undefined && method !== 'GET' && method !== 'HEAD') {
-    body = typeof p['body'] === 'string' ? p['body'] : JSON.stringify(p['body']);
-    headers['content-type'] ??= 'application/json';
-  }
-  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]);
-  let res: Response;
+  let resolved;
   try {
-    res = await fetch(url, { method, headers, body, signal, redirect: 'manual' });
+    resolved = resolveSecrets(task.parameters, ctx.secrets, task.secret_refs ?? []);
   } catch (err) {
-    if ((err as Error).name === 'TimeoutError') return retryable('TIMEOUT', `request timed out after ${timeoutMs} ms`);
-    return retryable('TOOL_ERROR', `request failed: ${(err as Error).message}`);
+    return terminal('VALIDATION_ERROR', (err as Error).message);
   }
-  const text = await res.text();
-  if (text.length > MAX_BODY_BYTES) return terminal('TOOL_ERROR', 'response body too large');
-  let parsed: unknown = text;
-  if ((res.headers.get('content-type') ?? '').includes('json')) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = text;
-    }
+  const p = resolved.value as Record<string, unknown>;
+  const scrub = (text: string) => redactSecrets(text, resolved.used);
+  const url = p['url'];
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return terminal('VALIDATION_ERROR', scrub(`url must be an absolute http(s) URL, got ${JSON.stringify(url)}`));
+  const method = typeof p['method'] === 'string' ? p['method'].toUpperCase() : 'GET';
+  if (!METHODS.includes(method)) return terminal('VALIDATION_ERROR', `method must be one of ${METHODS.join(', ')}`);
+  const timeoutSeconds = typeof p['timeout_seconds'] === 'number' && p['timeout_seconds'] > 0 ? p['timeout_seconds'] : DEFAULT_TIMEOUT_SECONDS;
+
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries((p['headers'] as Record<string, unknown> | null) ?? {})) headers[k.toLowerCase()] = typeof v === 'string' ? v : JSON.stringify(v);
+  // Stable across attempts (the task's key also holds the attempt number, which must not leak here).
+  headers['idempotency-key'] ??= `${task.execution_id}:${stepKey(task.step_id, task.iteration)}`;
+  let body: string | undefined;
+  if (p['body'] !== undefined && p['body'] !== null && method !== 'GET' && method !== 'HEAD') {
+    body = typeof p['body'] === 'string' ? p['body'] : JSON.stringify(p['body']);
+    if (typeof p['body'] !== 'string') headers['content-type'] ??= 'application/json';
   }
   const expect = p['expect_status'];
-  const ok = expect === undefined ? res.status >= 200 && res.status < 300 : Array.isArray(expect) ? expect.includes(res.status) : expect === res.status;
-  if (!ok) {
-    const message = `HTTP ${res.status} from ${new URL(url).host}`;
-    if (res.status === 429) {
-      const ra = Number(res.headers.get('retry-after'));
-      return retryable('RATE_LIMIT', message, Number.isFinite(ra) ? ra : undefined);
-    }
-    if (res.status === 408 || res.status >= 500) return retryable('TOOL_ERROR', message);
-    return terminal('TOOL_ERROR', message);
-  }
-  return { ok: true, output: { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: parsed } };
+  const expectStatus = typeof expect === 'number' || (Array.isArray(expect) && expect.every((s) => typeof s === 'number')) ? (expect as number | number[]) : undefined;
+
+  const policy: OutboundPolicy = ctx.outbound ?? { allowPrivate: ctx.allowPrivateNetworks };
+  const outcome = await httpCall(
+    { url, method, headers, body, timeoutMs: timeoutSeconds * 1000, maxResponseBytes: ctx.maxResponseBytes, signal: ctx.signal },
+    { policy, resolver: ctx.tools?.resolver },
+    { expectStatus, secretValues: resolved.used, now: ctx.clock },
+  );
+  if (outcome.ok) return { ok: true, output: outcome.result };
+  return { ok: false, error: outcome.error, retryable: outcome.retryable, ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}) };
 };

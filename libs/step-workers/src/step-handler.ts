@@ -1,4 +1,5 @@
-import type { ErrorBody, StepTask, StepType } from '@jetflow/contracts';
+import type { ErrorBody, StepTask, StepType, StreamEvent } from '@jetflow/contracts';
+import type { OutboundPolicy, ToolsDeps } from '@jetflow/tools';
 
 export type HandlerOutcome =
   | { readonly ok: true; readonly output: unknown }
@@ -9,6 +10,19 @@ export interface HandlerContext {
   /** Named secrets from config, for `{{secrets.NAME}}`; never logged nor returned. */
   readonly secrets: Readonly<Record<string, string>>;
   readonly allowPrivateNetworks: boolean;
+  /** Outbound policy for api_call (private ranges per `allowPrivateNetworks`, host lists from config). */
+  readonly outbound?: OutboundPolicy;
+  /** Tool registry access (built-ins + the scope's user tools), for tool_call and agents. */
+  readonly tools?: ToolsDeps;
+  /** Appends stream-only events (tool calls/results, deltas) to the execution's `deltas` subject. */
+  readonly stream?: StreamAppender;
+  readonly maxResponseBytes?: number;
+  readonly clock?: () => Date;
+}
+
+/** The part of the event store handlers may use: stream-only appends. */
+export interface StreamAppender {
+  appendStream(executionId: string, events: readonly StreamEvent[]): Promise<unknown>;
 }
 
 /** Performs one worker step attempt. Throwing counts as a retryable failure. */

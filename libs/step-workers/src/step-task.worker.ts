@@ -3,7 +3,8 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
 import { toErrorBody, type ExecutionCommand, type StepTask } from '@jetflow/contracts';
 import { decodeJson, RpcClient } from '@jetflow/bus';
-import type { HandlerContext, HandlerOutcome, StepHandlers } from './step-handler';
+import type { OutboundPolicy, ToolsDeps } from '@jetflow/tools';
+import type { HandlerContext, HandlerOutcome, StepHandlers, StreamAppender } from './step-handler';
 
 export interface WorkerLogger {
   info(obj: object, msg: string): void;
@@ -18,6 +19,12 @@ export interface StepTaskWorkerOptions {
   readonly ackWaitMs?: number;
   readonly secrets?: Readonly<Record<string, string>>;
   readonly allowPrivateNetworks?: boolean;
+  /** Outbound policy (host lists) for api_call; `allowPrivateNetworks` fills it when absent. */
+  readonly outbound?: OutboundPolicy;
+  readonly tools?: ToolsDeps;
+  /** Where handlers append stream-only events (the execution log's `deltas` subject). */
+  readonly stream?: StreamAppender;
+  readonly maxResponseBytes?: number;
   readonly logger?: WorkerLogger;
   readonly clock?: () => Date;
 }
@@ -115,7 +122,17 @@ export class StepTaskWorker {
   private async perform(task: StepTask): Promise<HandlerOutcome> {
     const handler = this.handlers[task.step_type];
     if (!handler) return { ok: false, error: { code: 'VALIDATION_ERROR', message: `no worker handles ${task.step_type}` }, retryable: false };
-    const ctx: HandlerContext = { signal: this.abort.signal, secrets: this.opts.secrets ?? {}, allowPrivateNetworks: this.opts.allowPrivateNetworks ?? true };
+    const o = this.opts;
+    const ctx: HandlerContext = {
+      signal: this.abort.signal,
+      secrets: o.secrets ?? {},
+      allowPrivateNetworks: o.allowPrivateNetworks ?? true,
+      ...(o.outbound ? { outbound: o.outbound } : {}),
+      ...(o.tools ? { tools: o.tools } : {}),
+      ...(o.stream ? { stream: o.stream } : {}),
+      ...(o.maxResponseBytes ? { maxResponseBytes: o.maxResponseBytes } : {}),
+      ...(o.clock ? { clock: o.clock } : {}),
+    };
     try {
       return await handler(task, ctx);
     } catch (err) {

@@ -1,5 +1,5 @@
 import { stepKey, toErrorBody, type ErrorBody, type ExecutionEvent, type StepStarted, type StepTask } from '@jetflow/contracts';
-import { evaluateCondition, evaluateJsonata, resolveTemplates } from '@jetflow/expressions';
+import { evaluateCondition, evaluateJsonata, parsePath, resolveTemplates, templatePaths } from '@jetflow/expressions';
 import type { ExecutionState, StepRun } from './execution.state';
 import { stepKind } from './step-kinds';
 import { templateScope } from './template-scope';
@@ -60,7 +60,17 @@ export function buildStepTask(state: ExecutionState, run: StepRun): StepTask {
     input: state.input,
     idempotency_key: `${state.execution_id}:${stepKey(run.step_id, run.iteration)}:${run.attempt}`,
     ...(step.timeout_seconds ? { timeout_seconds: step.timeout_seconds } : {}),
+    ...secretRefs(step.parameters),
   };
+}
+
+/** `{{secrets.NAME}}` names written in the definition (not in data), for the worker to resolve. */
+function secretRefs(parameters: unknown): { secret_refs?: string[] } {
+  const names = templatePaths(parameters)
+    .map((path) => parsePath(path))
+    .filter((p) => p.ok && p.segments[0] === 'secrets' && p.segments.length === 2)
+    .map((p) => (p as { segments: readonly string[] }).segments[1]!);
+  return names.length ? { secret_refs: [...new Set(names)] } : {};
 }
 
 /** Worker step instances whose current attempt awaits a result (the recovery sweep re-dispatches them). */

@@ -1,0 +1,51 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { ErrorDetail } from '@jetflow/contracts';
+
+const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+const cache = new Map<string, ValidateFunction>();
+const CACHE_LIMIT = 1_000;
+
+/** Problems with a tool's `input_schema` (empty when it is a valid JSON Schema for an object). */
+export function inputSchemaErrors(schema: unknown, path = 'input_schema'): ErrorDetail[] {
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return [{ path, message: 'input_schema must be a JSON Schema object' }];
+  const s = schema as Record<string, unknown>;
+  const details: ErrorDetail[] = [];
+  if (s['type'] !== 'object') details.push({ path: `${path}.type`, message: 'input_schema must describe an object ("type": "object"): tool arguments are objects' });
+  if (!ajv.validateSchema(s)) {
+    for (const e of ajv.errors ?? []) details.push({ path: `${path}${pointerToPath(e.instancePath)}`, message: e.message ?? 'invalid', code: e.keyword });
+    return details;
+  }
+  try {
+    ajv.compile(s);
+  } catch (err) {
+    details.push({ path, message: err instanceof Error ? err.message : String(err) });
+  }
+  return details;
+}
+
+/** Validates arguments against a schema; returns one detail per problem (empty when valid). */
+export function argumentErrors(schema: Readonly<Record<string, unknown>>, args: unknown): ErrorDetail[] {
+  const key = JSON.stringify(schema);
+  let validate = cache.get(key);
+  if (!validate) {
+    validate = ajv.compile(schema);
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
+    cache.set(key, validate);
+  }
+  if (validate(args)) return [];
+  return (validate.errors ?? []).map((e) => ({
+    path: `arguments${pointerToPath(e.instancePath)}`,
+    message: e.keyword === 'additionalProperties' ? `${e.message}: ${String((e.params as { additionalProperty?: string }).additionalProperty)}` : (e.message ?? 'invalid'),
+    code: e.keyword,
+  }));
+}
+
+function pointerToPath(pointer: string): string {
+  if (!pointer) return '';
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((seg) => seg.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((seg) => (/^\d+$/.test(seg) ? `[${seg}]` : /^[A-Za-z_$][\w$]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`))
+    .join('');
+}
