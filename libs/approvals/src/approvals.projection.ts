@@ -26,10 +26,11 @@ const BACKFILL_SCOPE = `
   WHERE execution_id = $1 AND organization_id IS NULL`;
 
 const EXECUTION_ENDED = `
-  INSERT INTO approval_executions AS x (execution_id, ended_status, ended_seq, last_seq)
-  VALUES ($1, $2, $3, $3)
+  INSERT INTO approval_executions AS x (execution_id, ended_status, ended_seq, ended_at, last_seq)
+  VALUES ($1, $2, $3, $4, $3)
   ON CONFLICT (execution_id) DO UPDATE SET
     ended_status = CASE WHEN x.ended_seq IS NULL OR EXCLUDED.ended_seq < x.ended_seq THEN EXCLUDED.ended_status ELSE x.ended_status END,
+    ended_at = CASE WHEN x.ended_seq IS NULL OR EXCLUDED.ended_seq < x.ended_seq THEN EXCLUDED.ended_at ELSE x.ended_at END,
     ended_seq = LEAST(COALESCE(x.ended_seq, EXCLUDED.ended_seq), EXCLUDED.ended_seq),
     last_seq = GREATEST(x.last_seq, EXCLUDED.last_seq)`;
 
@@ -42,7 +43,8 @@ const STEP_WAITING = `
      status, expires_at, created_at, updated_at, delivered, resolved_seq, last_seq)
   SELECT $1, x.organization_id, x.project_id, $2, x.workflow_id, $3, $4::jsonb, $5, $6::jsonb, $7,
      CASE WHEN x.ended_seq > $10 THEN (CASE WHEN x.ended_status = 'timeout' THEN 'expired' ELSE 'cancelled' END) ELSE 'pending' END,
-     $8, $9, $9, COALESCE(x.ended_seq > $10, false), CASE WHEN x.ended_seq > $10 THEN x.ended_seq END, $10
+     $8, $9, CASE WHEN x.ended_seq > $10 THEN x.ended_at ELSE $9 END,
+     COALESCE(x.ended_seq > $10, false), CASE WHEN x.ended_seq > $10 THEN x.ended_seq END, GREATEST($10, COALESCE(x.ended_seq, 0))
   FROM (SELECT 1) AS one LEFT JOIN approval_executions x ON x.execution_id = $2
   ON CONFLICT (id) DO UPDATE SET
     organization_id = COALESCE(a.organization_id, EXCLUDED.organization_id),
@@ -177,7 +179,7 @@ export class ApprovalsProjection {
           if (!ended) await m.query(RESOLVE_BY_STEP, ['cancelled', seq, toDate(event.at), id, event.step_id, JSON.stringify(iteration(event.iteration))]);
           break;
         case 'ExecutionCompleted': {
-          await m.query(EXECUTION_ENDED, [id, event.status, seq]);
+          await m.query(EXECUTION_ENDED, [id, event.status, seq, toDate(event.at)]);
           await m.query(RESOLVE_BY_EXECUTION, [event.status === 'timeout' ? 'expired' : 'cancelled', seq, toDate(event.at), id]);
           break;
         }

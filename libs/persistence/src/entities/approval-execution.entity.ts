@@ -22,6 +22,9 @@ export class ApprovalExecutionEntity {
   @Column({ type: 'bigint', name: 'ended_seq', nullable: true, transformer: bigintTransformer })
   endedSeq!: number | null;
 
+  @Column({ type: 'timestamptz', name: 'ended_at', nullable: true })
+  endedAt!: Date | null;
+
   @Column({ type: 'bigint', name: 'last_seq', transformer: bigintTransformer })
   lastSeq!: number;
 }

@@ -15,6 +15,7 @@ export class Approvals1767398400000 implements MigrationInterface {
         workflow_id text,
         ended_status text,
         ended_seq bigint,
+        ended_at timestamptz,
         last_seq bigint NOT NULL DEFAULT 0
       )`);
 
