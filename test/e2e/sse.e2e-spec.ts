@@ -111,11 +111,8 @@ describe('SSE stream (GET /api/executions/{id}/stream)', () => {
     }
   });
 
-  // BUG: apps/gateway/src/executions/execution-streamer.ts (stream(), the `for await` loop) ends the
-  // response only after *writing* a `complete` message. Resuming with the id of `complete` itself
-  // (what an EventSource does when the connection drops right after `complete`) filters that entry
-  // out, so the stream never ends: heartbeats forever and a JetStream consumer held per client.
-  // It should end as soon as the entry holding ExecutionCompleted has been passed, written or not.
+  // Resuming with the id of `complete` itself (what an EventSource does when the connection drops
+  // right after it) must end the stream at once, not leave it heartbeating forever.
   it('Last-Event-ID of `complete` itself: connected, nothing else, and the stream ends', async () => {
     const { executionId, replay } = await completedRun();
     const complete = logged(replay).at(-1)!;

@@ -59,6 +59,8 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
             if (!(await write(raw, message))) return;
             if (isFinalMessage(message)) return;
           }
+          // Resumed right after `complete` (its message was filtered out): the log is over.
+          if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) return;
         }
       } catch (err) {
         // The client reconnects with Last-Event-ID and resumes without a gap.
