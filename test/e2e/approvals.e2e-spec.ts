@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { loadConfig } from '@jetflow/config';
+import { startJetflow, type RunningJetflow } from '../../apps/all-in-one/src/jetflow.boot';
 import { InProcessSystem, SCOPE_HEADERS } from '../support/jetflow-system';
 import { http, readSse, type SseMessage } from '../support/http-client';
 import { eventually } from '../support/eventually';
@@ -235,5 +238,56 @@ describe('human approvals (HTTP + SSE, real NATS and PostgreSQL)', () => {
     expect((await api('GET', '/api/approvals', undefined, other)).body).toEqual({ items: [], next_cursor: null });
     expect((await api('GET', `/api/approvals?execution_id=${first.executionId}`, undefined, other)).body.items).toEqual([]);
     expect((await api('POST', `/api/approvals/${second.approvals[0].id}`, { decision: 'approved' }, other)).status).toBe(404);
+  });
+});
+
+describe('a decision made while the executions service is down (HTTP, real NATS and PostgreSQL)', () => {
+  let sys: InProcessSystem;
+  let executions: RunningJetflow | undefined;
+  const api = <T = any>(method: string, path: string, body?: unknown, headers?: Record<string, string>) => http<T>(sys.baseUrl, method, path, body, headers);
+  const startExecutions = async () => {
+    const config = loadConfig({ NATS_URL: sys.nats.url, DATABASE_URL: sys.db.url, SERVICES: 'executions', LOG_LEVEL: 'silent' });
+    executions = await startJetflow(config, { logger: pino({ level: 'silent' }), sweepIntervalMs: 500 });
+  };
+
+  beforeAll(async () => {
+    sys = await InProcessSystem.start({ SERVICES: 'gateway,workflows,approvals,steps' });
+    await startExecutions();
+  });
+  afterAll(async () => {
+    await executions?.stop();
+    await sys?.stop();
+  });
+
+  it('is committed at once and reaches the run when the service is back', async () => {
+    const scope = freshScope();
+    const wf = await api(
+      'POST',
+      '/api/workflows',
+      { name: 'down', steps: [trigger(['gate']), approval('gate', {}, ['after']), transform('after', { decision: '{{steps.gate.output.decision}}' })] },
+      scope,
+    );
+    const exec = await api('POST', `/api/workflows/${wf.body.id}/execute`, { trigger: {} }, scope);
+    expect(exec.status).toBe(202);
+    const executionId = exec.body.execution_id;
+    const [pending] = await eventually(async () => {
+      const items = (await api('GET', `/api/approvals?status=pending&execution_id=${executionId}`, undefined, scope)).body.items;
+      return items.length === 1 ? items : false;
+    });
+
+    await executions!.stop();
+    executions = undefined;
+    const res = await api('POST', `/api/approvals/${pending.id}`, { decision: 'approved', comment: 'while down' }, scope);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ status: 'approved', comment: 'while down' });
+    expect((await api('POST', `/api/approvals/${pending.id}`, { decision: 'rejected' }, scope)).status).toBe(409);
+
+    await startExecutions();
+    const done = await eventually(async () => {
+      const e = await api('GET', `/api/executions/${executionId}`, undefined, scope);
+      return e.status === 200 && e.body.status === 'completed' ? e.body : false;
+    });
+    expect(done.result).toEqual({ decision: 'approved' });
+    expect(done.steps.find((s: { step_id: string }) => s.step_id === 'gate')).toMatchObject({ status: 'completed', result: { decision: 'approved', comment: 'while down' } });
   });
 });
