@@ -32,7 +32,8 @@ describe('retries, timeouts and cancel (HTTP + SSE, real NATS and PostgreSQL, lo
 
   beforeAll(async () => {
     fixture = await HttpFixture.start();
-    sys = await InProcessSystem.start();
+    // The fixture is on loopback: api_call must be allowed to reach it.
+    sys = await InProcessSystem.start({ API_CALL_ALLOW_PRIVATE: 'true' });
   });
   afterAll(async () => {
     await sys?.stop();
