@@ -53,7 +53,7 @@ export async function startJetflow(config: Config, opts: { logger?: Logger; swee
   if (has('steps')) {
     const svc = await startStepsService(
       { nc, logger },
-      { streams, concurrency: config.stepsConcurrency, secrets: config.secrets, allowPrivateNetworks: config.apiCallAllowPrivate },
+      { streams, concurrency: config.stepsConcurrency, secrets: config.secrets, allowPrivateNetworks: config.apiCallAllowPrivate, openai: { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } },
     );
     stops.push(svc.stop);
   }

@@ -4,6 +4,7 @@ import type { Config } from '@jetflow/config';
 import { EventStore } from '@jetflow/event-store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { AgentsController } from './agents/agents.controller';
 import { ApprovalsController } from './approvals/approvals.controller';
 import { ApiRequestGuard } from './common/api-request.guard';
 import { ExecutionStreamController } from './executions/execution-stream.controller';
@@ -31,7 +32,7 @@ export class GatewayModule {
   static forRoot(deps: GatewayModuleDeps): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HooksController, HealthController, MetricsController],
+      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HooksController, HealthController, MetricsController, AgentsController],
       providers: [
         { provide: NATS_CONNECTION, useValue: deps.nc },
         { provide: GATEWAY_CONFIG, useValue: deps.config },

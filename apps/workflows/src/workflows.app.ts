@@ -5,6 +5,7 @@ import { RpcServer } from '@jetflow/bus';
 import type { Scope, WorkflowsRpc } from '@jetflow/contracts';
 import { validateWorkflow } from '@jetflow/engine';
 import { WorkflowsService, WorkflowTriggersQuery } from '@jetflow/workflows';
+import { AgentsService, registerAgentsRpc } from '@jetflow/agents';
 
 export interface RunningService {
   stop(): Promise<void>;
@@ -24,6 +25,7 @@ export async function startWorkflowsService(deps: { nc: NatsConnection; dataSour
   rpc.handle<WorkflowsRpc['hook-target']['req'], unknown>('hook-target', (r) => triggers.hookTarget(r.id));
   rpc.handle<WorkflowsRpc['schedules']['req'], unknown>('schedules', () => triggers.activeSchedules());
   rpc.handle<{ scope: Scope; id: string }, unknown>('definition', (r) => service.getDefinition(r.scope, r.id));
+  registerAgentsRpc(rpc, new AgentsService(deps.dataSource));
   rpc.handle<unknown, unknown>('health', async () => {
     await deps.dataSource.query('SELECT 1');
     return { ok: true };

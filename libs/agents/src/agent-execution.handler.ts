@@ -1,5 +1,5 @@
 import { toErrorBody, type IterationPath, type Scope, type StepTask, type StreamEvent } from '@jetflow/contracts';
-import type { HandlerContext, HandlerOutcome, StepHandler } from '@jetflow/step-workers';
+import type { HandlerOutcome, StepHandler } from '@jetflow/step-workers';
 import type { AgentView } from './agent-definition';
 import type { AgentTools } from './agent-tools';
 import { journalTurns } from './agent-journal';
@@ -8,6 +8,7 @@ import { ModelCallError, type ChatMessage, type ChatModel, type ModelToolCall, t
 import { DeltaCoalescer } from './delta-coalescer';
 import { MockChatModel } from './mock.chat-model';
 import { OpenAiChatModel } from './openai.chat-model';
+import { agentToolsFrom } from './tools.adapter';
 
 const DEFAULT_MAX_ITERATIONS = 10;
 const DEFAULT_TIMEOUT_SECONDS = 300;
@@ -20,7 +21,8 @@ export interface AgentHandlerDeps {
   };
   /** Loads an agent in a scope (throws a coded error: NOT_FOUND, UNAVAILABLE...). */
   readonly agents: { get(scope: Scope, id: string): Promise<AgentView> };
-  readonly tools: AgentTools;
+  /** The agent's tools; by default the worker context's tool registry (libs/tools). */
+  readonly tools?: AgentTools;
   /** OPENAI_API_KEY / OPENAI_BASE_URL from config: used when the agent names none. */
   readonly openai: { readonly apiKey?: string; readonly baseURL?: string };
   /** Builds the model for an agent; defaults to the OpenAI client or the mock script. */
@@ -67,11 +69,15 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
       const body = toErrorBody(err);
       return body.code === 'NOT_FOUND' ? fail('AGENT_ERROR', `agent ${agentId} not found`, false) : fail('AGENT_ERROR', `agent ${agentId} could not be loaded: ${body.message}`, true);
     }
+    const registry = deps.tools ?? (ctx.tools ? agentToolsFrom(ctx.tools) : undefined);
+    if (agent.tools.length && !registry) return fail('AGENT_ERROR', 'no tool registry is configured for agent tools', false);
     try {
-      tools = agent.tools.length ? await deps.tools.describe(task.scope, agent.tools) : [];
+      tools = agent.tools.length ? await registry!.describe(task.scope, agent.tools) : [];
     } catch (err) {
       const body = toErrorBody(err);
-      return fail('AGENT_ERROR', `agent tools unavailable: ${body.message}`, body.code !== 'NOT_FOUND' && body.code !== 'VALIDATION_ERROR');
+      // Unknown tool names will not appear by retrying; an unreachable registry may come back.
+      const permanent = body.code === 'TOOL_ERROR' || body.code === 'NOT_FOUND' || body.code === 'VALIDATION_ERROR';
+      return fail('AGENT_ERROR', `agent tools unavailable: ${body.message}`, !permanent);
     }
     try {
       earlier = await deps.events.readStream(task.execution_id);
@@ -79,7 +85,7 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
       return fail('AGENT_ERROR', `journal unreadable: ${toErrorBody(err).message}`, true);
     }
 
-    const run = new AgentRun(task, ctx, agent, tools, modelFor(agent, ctx.secrets), deps, clock, signal);
+    const run = new AgentRun(task, agent, tools, registry, modelFor(agent, ctx.secrets), deps, clock, signal);
     try {
       return await run.execute(buildConversation(agent, task), earlier, maxIterations);
     } catch (err) {
@@ -99,9 +105,9 @@ class AgentRun {
 
   constructor(
     private readonly task: StepTask,
-    private readonly ctx: HandlerContext,
     private readonly agent: AgentView,
     private readonly tools: readonly ToolSpec[],
+    private readonly registry: AgentTools | undefined,
     private readonly model: ChatModel,
     private readonly deps: AgentHandlerDeps,
     private readonly clock: () => Date,
@@ -196,7 +202,7 @@ class AgentRun {
       return { result: { error: { code: 'TOOL_ERROR', message: `tool ${call.function.name} is not available to this agent` } }, is_error: true };
     }
     try {
-      const r = await this.deps.tools.invoke(this.task.scope, call.function.name, args as Record<string, unknown>, {
+      const r = await this.registry!.invoke(this.task.scope, call.function.name, args as Record<string, unknown>, {
         signal: this.signal,
         idempotency_key: `${this.task.idempotency_key}:${call.id}`,
         execution_id: this.task.execution_id,

@@ -9,3 +9,4 @@ export { DeltaCoalescer } from './delta-coalescer';
 export { journalTurns, type JournaledTurn } from './agent-journal';
 export { buildConversation } from './conversation';
 export { createAgentExecutionHandler, type AgentHandlerDeps, type AgentToolCallRecord } from './agent-execution.handler';
+export { agentToolsFrom } from './tools.adapter';

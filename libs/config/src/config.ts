@@ -40,6 +40,10 @@ export interface Config {
   readonly apiCallMaxResponseBytes: number;
   /** `SECRETS`: name → value, for templates and tool credentials. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** `OPENAI_API_KEY`: the model key for agents that name no `api_key_secret`. */
+  readonly openaiApiKey?: string;
+  /** `OPENAI_BASE_URL`: OpenAI-compatible endpoint for agents that name no `base_url`. */
+  readonly openaiBaseUrl?: string;
   /** `SCHEDULE_CATCH_UP`: ticks missed while nothing ran get one catch-up run (default true). */
   readonly scheduleCatchUp: boolean;
   /** `SCHEDULE_REFRESH_MS`: how often the scheduler re-reads the active schedules (default 5000). */
@@ -133,6 +137,8 @@ const schema = z
     API_CALL_DENY_HOSTS: optional(z.string().transform((v) => list(v).map((h) => h.toLowerCase()))),
     API_CALL_MAX_RESPONSE_BYTES: optional(integer(1, 1024 * 1024 * 1024)),
     SECRETS: optional(secrets),
+    OPENAI_API_KEY: optional(z.string().trim()),
+    OPENAI_BASE_URL: optional(z.string().trim().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL')),
     SCHEDULE_CATCH_UP: optional(bool),
     SCHEDULE_REFRESH_MS: optional(integer(100, 3_600_000)),
   });
@@ -175,6 +181,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiCallDenyHosts: e.API_CALL_DENY_HOSTS ?? [],
     apiCallMaxResponseBytes: e.API_CALL_MAX_RESPONSE_BYTES ?? 1_048_576,
     secrets: e.SECRETS ?? {},
+    ...(e.OPENAI_API_KEY ? { openaiApiKey: e.OPENAI_API_KEY } : {}),
+    ...(e.OPENAI_BASE_URL ? { openaiBaseUrl: e.OPENAI_BASE_URL } : {}),
     scheduleCatchUp: e.SCHEDULE_CATCH_UP ?? true,
     scheduleRefreshMs: e.SCHEDULE_REFRESH_MS ?? 5_000,
   };

@@ -1,5 +1,6 @@
 import type { RpcClient } from '@jetflow/bus';
 import type { ExecutionsRpc, ListPage, Scope, WorkflowsRpc } from '@jetflow/contracts';
+import { agentsOp, type AgentsRpc } from '@jetflow/agents';
 
 /** Approvals' operations as the gateway uses them (the service owns the exact shapes). */
 export interface ApprovalsRpc {
@@ -14,6 +15,11 @@ export class ServicesClient {
 
   workflows<Op extends keyof WorkflowsRpc>(op: Op, req: WorkflowsRpc[Op]['req']): Promise<WorkflowsRpc[Op]['res']> {
     return this.rpc.request<WorkflowsRpc[Op]['res']>('workflows', op, req);
+  }
+
+  /** Agents live in the workflows service (`jetflow.rpc.workflows.agents.<op>`). */
+  agents<Op extends keyof AgentsRpc>(op: Op, req: AgentsRpc[Op]['req']): Promise<AgentsRpc[Op]['res']> {
+    return this.rpc.request<AgentsRpc[Op]['res']>('workflows', agentsOp(op), req);
   }
 
   executions<Op extends keyof ExecutionsRpc>(op: Op, req: ExecutionsRpc[Op]['req']): Promise<ExecutionsRpc[Op]['res']> {
