@@ -34,10 +34,10 @@ describe('human approvals (HTTP + SSE, real NATS and PostgreSQL)', () => {
     const exec = await api('POST', `/api/workflows/${wf.body.id}/execute`, { trigger: trig }, scope);
     expect(exec.status).toBe(202);
     const executionId: string = exec.body.execution_id;
-    const approvals = await eventually(async () => {
+    const approvals: any[] = await eventually(async () => {
       const res = await api('GET', `/api/approvals?status=pending&execution_id=${executionId}`, undefined, scope);
       expect(res.status).toBe(200);
-      return res.body.items.length === pending ? (res.body.items as any[]) : false;
+      return res.body.items.length === pending ? res.body.items : false;
     });
     return { workflowId: wf.body.id as string, executionId, approvals };
   };
@@ -270,7 +270,7 @@ describe('a decision made while the executions service is down (HTTP, real NATS 
     const exec = await api('POST', `/api/workflows/${wf.body.id}/execute`, { trigger: {} }, scope);
     expect(exec.status).toBe(202);
     const executionId = exec.body.execution_id;
-    const [pending] = await eventually(async () => {
+    const [pending]: any[] = await eventually(async () => {
       const items = (await api('GET', `/api/approvals?status=pending&execution_id=${executionId}`, undefined, scope)).body.items;
       return items.length === 1 ? items : false;
     });

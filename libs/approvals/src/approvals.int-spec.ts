@@ -162,7 +162,7 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
     const entries: ProjectionEntry[] = [];
     const jsm = await jetstreamManager(nc);
     const last = await head();
-    for (let seq = 1; seq <= last; seq++) entries.push(toEntry(await jsm.streams.getMessage(streamName, { seq })));
+    for (let seq = 1; seq <= last; seq++) entries.push(toEntry((await jsm.streams.getMessage(streamName, { seq }))!));
     const projection = new ApprovalsProjection();
     await ds.query(`TRUNCATE approvals, approval_executions, projection_checkpoints`);
     // Newest first, one entry per transaction: every resolution lands before what it resolves.
