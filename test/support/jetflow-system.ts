@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pino from 'pino';
 import { loadConfig } from '@jetflow/config';
+import type { HostResolver } from '@jetflow/tools';
 import { startJetflow, type RunningJetflow } from '../../apps/all-in-one/src/jetflow.boot';
 import { TestNatsServer } from './nats-server';
 import { TestDatabase } from './postgres';
@@ -26,11 +27,12 @@ export class InProcessSystem {
     return `http://127.0.0.1:${this.jetflow.port}`;
   }
 
-  static async start(env: Record<string, string> = {}): Promise<InProcessSystem> {
+  /** `resolver`: DNS for outbound calls (api_call, HTTP tools), e.g. to make a name point at 169.254.169.254. */
+  static async start(env: Record<string, string> = {}, opts: { resolver?: HostResolver } = {}): Promise<InProcessSystem> {
     const nats = await TestNatsServer.start();
     const db = await TestDatabase.create('jf_e2e');
     const config = loadConfig({ NATS_URL: nats.url, DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', HEARTBEAT_MS: '1000', ...env });
-    const jetflow = await startJetflow(config, { logger: pino({ level: 'silent' }), sweepIntervalMs: 500 });
+    const jetflow = await startJetflow(config, { logger: pino({ level: 'silent' }), sweepIntervalMs: 500, ...(opts.resolver ? { resolver: opts.resolver } : {}) });
     return new InProcessSystem(nats, db, jetflow);
   }
 
