@@ -7,9 +7,11 @@ import { ensureStreams } from '@jetflow/event-store';
 import { createDataSource, runMigrations } from '@jetflow/persistence';
 import { createGatewayApp } from '../../gateway/src/gateway.app';
 import { startWorkflowsService } from '../../workflows/src/workflows.app';
+import { startToolsService } from '../../workflows/src/tools.app';
 import { startExecutionsService } from '../../executions/src/executions.app';
 import { startStepsService } from '../../steps/src/steps.app';
 import { startApprovalsService } from '../../approvals/src/approvals.app';
+import type { HostResolver } from '@jetflow/tools';
 import { ensureDatabase } from './ensure-database';
 
 export interface RunningJetflow {
@@ -23,7 +25,10 @@ export interface RunningJetflow {
  * Starts the services named in `config.services` in this process, on one NATS connection:
  * streams ensured, migrations run, then each service, the gateway last (it listens on `PORT`).
  */
-export async function startJetflow(config: Config, opts: { logger?: Logger; sweepIntervalMs?: number } = {}): Promise<RunningJetflow> {
+export async function startJetflow(
+  config: Config,
+  opts: { logger?: Logger; sweepIntervalMs?: number; /** DNS for outbound calls (tests inject one). */ resolver?: HostResolver } = {},
+): Promise<RunningJetflow> {
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: config.services.join(',') } });
   const has = (s: ServiceName) => config.services.includes(s);
   const nc = await connectNats({ servers: [...config.natsServers], name: `jetflow-${config.services.join('-')}` });
@@ -40,6 +45,7 @@ export async function startJetflow(config: Config, opts: { logger?: Logger; swee
 
   const stops: (() => Promise<void>)[] = [];
   if (has('workflows')) stops.push((await startWorkflowsService({ nc, dataSource: dataSource!, logger })).stop);
+  if (has('workflows')) stops.push((await startToolsService({ nc, dataSource: dataSource!, logger })).stop);
   if (has('executions')) {
     const svc = await startExecutionsService({ nc, dataSource: dataSource!, logger }, {
         streams,
@@ -52,8 +58,18 @@ export async function startJetflow(config: Config, opts: { logger?: Logger; swee
   if (has('approvals')) stops.push((await startApprovalsService({ nc, dataSource: dataSource!, logger }, { streams, deliveryTimeoutMs: Math.min(config.rpcTimeoutMs, 2_000) })).stop);
   if (has('steps')) {
     const svc = await startStepsService(
-      { nc, logger },
-      { streams, concurrency: config.stepsConcurrency, secrets: config.secrets, allowPrivateNetworks: config.apiCallAllowPrivate, openai: { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl } },
+      { nc, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) },
+      {
+        streams,
+        concurrency: config.stepsConcurrency,
+        secrets: config.secrets,
+        allowPrivateNetworks: config.apiCallAllowPrivate,
+        allowHosts: config.apiCallAllowHosts,
+        denyHosts: config.apiCallDenyHosts,
+        maxResponseBytes: config.apiCallMaxResponseBytes,
+        rpcTimeoutMs: config.rpcTimeoutMs,
+        openai: { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl },
+      },
     );
     stops.push(svc.stop);
   }

@@ -17,6 +17,7 @@ import { HooksController } from './hooks/hooks.controller';
 import { MetricsController } from './metrics/metrics.controller';
 import { ServicesClient } from './rpc/services.client';
 import { WorkflowsController } from './workflows/workflows.controller';
+import { ToolsController } from './tools/tools.controller';
 
 export interface GatewayModuleDeps {
   readonly nc: NatsConnection;
@@ -32,7 +33,7 @@ export class GatewayModule {
   static forRoot(deps: GatewayModuleDeps): DynamicModule {
     return {
       module: GatewayModule,
-      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HooksController, HealthController, MetricsController, AgentsController],
+      controllers: [WorkflowsController, ExecutionsController, ExecutionStreamController, ApprovalsController, HooksController, HealthController, MetricsController, ToolsController, AgentsController],
       providers: [
         { provide: NATS_CONNECTION, useValue: deps.nc },
         { provide: GATEWAY_CONFIG, useValue: deps.config },

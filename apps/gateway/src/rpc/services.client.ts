@@ -1,5 +1,6 @@
 import type { RpcClient } from '@jetflow/bus';
 import type { ExecutionsRpc, ListPage, Scope, WorkflowsRpc } from '@jetflow/contracts';
+import type { ToolsRpc } from '@jetflow/tools';
 import { agentsOp, type AgentsRpc } from '@jetflow/agents';
 
 /** Approvals' operations as the gateway uses them (the service owns the exact shapes). */
@@ -28,5 +29,9 @@ export class ServicesClient {
 
   approvals<Op extends keyof ApprovalsRpc>(op: Op, req: ApprovalsRpc[Op]['req']): Promise<ApprovalsRpc[Op]['res']> {
     return this.rpc.request<ApprovalsRpc[Op]['res']>('approvals', op, req);
+  }
+
+  tools<Op extends keyof ToolsRpc>(op: Op, req: ToolsRpc[Op]['req']): Promise<ToolsRpc[Op]['res']> {
+    return this.rpc.request<ToolsRpc[Op]['res']>('tools', op, req);
   }
 }
