@@ -145,6 +145,8 @@ export interface ExecutionCompleted {
   readonly status: TerminalStatus;
   readonly result?: unknown;
   readonly error?: ErrorBody;
+  /** cancelled: why. */
+  readonly reason?: string;
   readonly at: string;
 }
 

@@ -65,7 +65,7 @@ export class ExecutionsService {
         execution_id: executionId,
         workflow_id: pinned.workflow_id,
         workflow_version: pinned.version,
-        definition: pinned.definition,
+        definition: withoutSecrets(pinned.definition),
         scope: { organization_id: req.scope.organization_id, project_id: req.scope.project_id, ...(req.scope.user_id ? { user_id: req.scope.user_id } : {}) },
         input,
         context: body.context ?? {},
@@ -124,6 +124,19 @@ export class ExecutionsService {
     if (seq === 0 || !sameScope(state.scope, scope)) throw notFound();
     return state;
   }
+}
+
+/** The pinned snapshot never carries a webhook secret: logs and SSE must not leak it. */
+function withoutSecrets(definition: WorkflowDefinition): WorkflowDefinition {
+  if (!definition.steps.some((s) => s.step_type === 'trigger' && 'secret' in s.parameters)) return definition;
+  return {
+    ...definition,
+    steps: definition.steps.map((s) => {
+      if (s.step_type !== 'trigger' || !('secret' in s.parameters)) return s;
+      const { secret: _secret, ...parameters } = s.parameters;
+      return { ...s, parameters: { ...parameters, secret_configured: true } };
+    }),
+  };
 }
 
 function notFound(): JetflowError {

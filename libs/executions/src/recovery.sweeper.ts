@@ -60,17 +60,18 @@ export class RecoverySweeper {
         const task = buildStepTask(state, run);
         if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;
         this.host.forget(id);
-        const fresh = (await this.host.load(id)).state.steps.get(stepKey(run.step_id, run.iteration));
+        const latest = await this.host.load(id);
+        const fresh = latest.state.steps.get(stepKey(run.step_id, run.iteration));
         if (fresh?.status !== 'running' || fresh.attempt !== run.attempt) continue;
-        await this.dispatcher.dispatchTask(task);
+        await this.dispatcher.dispatchTask(task, String(latest.seq));
         republished++;
       }
       for (const timer of liveTimers(state)) {
         if (await this.queued(this.opts.timersStream, TaskDispatcher.timerSubject(id, timer.timer_id))) continue;
         this.host.forget(id);
-        const fresh = (await this.host.load(id)).state;
-        if (!liveTimers(fresh).some((t) => t.timer_id === timer.timer_id)) continue;
-        await this.dispatcher.dispatchTimer(id, timer);
+        const latest = await this.host.load(id);
+        if (!liveTimers(latest.state).some((t) => t.timer_id === timer.timer_id)) continue;
+        await this.dispatcher.dispatchTimer(id, timer, String(latest.seq));
         republished++;
       }
     }

@@ -21,12 +21,19 @@ export class TaskDispatcher {
     return SUBJECTS.timer(executionId, subjectToken(timerId));
   }
 
-  async dispatchTask(task: StepTask): Promise<void> {
-    await this.js.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID: `task:${task.idempotency_key}` });
+  /**
+   * `redispatch` (the recovery sweep's mark, e.g. the log sequence it checked) gives the copy its own
+   * message id: a task that went missing after its first publish must not be dropped as a duplicate
+   * of it for the whole duplicate window. Sweeps marking the same log position still dedupe.
+   */
+  async dispatchTask(task: StepTask, redispatch?: string): Promise<void> {
+    const msgID = `task:${task.idempotency_key}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
+    await this.js.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
   }
 
-  async dispatchTimer(executionId: string, timer: TimerScheduled): Promise<void> {
+  async dispatchTimer(executionId: string, timer: TimerScheduled, redispatch?: string): Promise<void> {
     const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
-    await this.js.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID: `timer:${executionId}:${timer.timer_id}` });
+    const msgID = `timer:${executionId}:${timer.timer_id}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
+    await this.js.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
   }
 }

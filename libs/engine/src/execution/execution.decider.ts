@@ -248,7 +248,8 @@ class Decision {
     this.emit({
       type: 'ExecutionCompleted',
       status,
-      ...(error ? { error } : status === 'cancelled' ? { error: { code: 'CONFLICT', message: reason ?? 'execution cancelled' } as ErrorBody } : {}),
+      ...(error ? { error } : {}),
+      ...(status === 'cancelled' && reason ? { reason } : {}),
       at: this.now,
     });
   }
