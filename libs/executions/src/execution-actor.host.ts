@@ -64,10 +64,23 @@ export class ExecutionActorHost {
     return next;
   }
 
-  /** Current state (cache, else a fold of the log). Caller must not mutate it. */
+  /**
+   * Current state: the cached actor brought up to date with the log (one direct get of the last
+   * sequence; other replicas may have appended since this host cached it), else a fold of the log.
+   * Caller must not mutate it.
+   */
   async load(executionId: string): Promise<{ state: ExecutionState; seq: number }> {
     const cached = this.cache.get(executionId);
-    if (cached) return cached;
+    if (!cached) return this.fold(executionId);
+    return (await this.store.lastSeq(executionId)) > cached.seq ? this.catchUp(executionId, cached) : cached;
+  }
+
+  /** Cached actor as is (may lag behind other replicas' appends), else a fold of the log. */
+  private async cachedOrFold(executionId: string): Promise<LiveActor> {
+    return this.cache.get(executionId) ?? this.fold(executionId);
+  }
+
+  private async fold(executionId: string): Promise<LiveActor> {
     const entries = await this.store.read(executionId);
     const state = foldEvents(entries.flatMap((e) => e.events));
     const actor = { state, seq: entries.length ? entries[entries.length - 1]!.seq : 0 };
@@ -93,10 +106,23 @@ export class ExecutionActorHost {
   }
 
   private async process(executionId: string, command: ExecutionCommand, assumeNew: boolean): Promise<Handled> {
-    let actor: LiveActor = assumeNew && !this.cache.has(executionId) ? { state: foldEvents([]), seq: 0 } : await this.load(executionId);
+    let actor: LiveActor = assumeNew && !this.cache.has(executionId) ? { state: foldEvents([]), seq: 0 } : await this.cachedOrFold(executionId);
+    let checkedLatest = false;
     for (let round = 0; round <= this.maxRetries; round++) {
       const { events, state } = await decideWithInline(actor.state, command);
-      if (!events.length) return { state: actor.state, events, seq: actor.seq };
+      if (!events.length) {
+        // A cached state may lag behind another replica's appends: a result for a step it has not
+        // seen start decides nothing there. Appends are guarded by the expected sequence, but
+        // "nothing to do" is not, and the worker acks on our answer: confirm against the log first.
+        if (!checkedLatest) {
+          checkedLatest = true;
+          if ((await this.store.lastSeq(executionId)) > actor.seq) {
+            actor = await this.catchUp(executionId, actor);
+            continue;
+          }
+        }
+        return { state: actor.state, events, seq: actor.seq };
+      }
       try {
         const { seq } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`);
         actor = { state, seq };
@@ -127,6 +153,9 @@ export class ExecutionActorHost {
   }
 
   private remember(executionId: string, actor: LiveActor): void {
+    // A read catching up concurrently with a command must not put an older state back.
+    const current = this.cache.get(executionId);
+    if (current && current.seq > actor.seq) return;
     this.cache.delete(executionId);
     this.cache.set(executionId, actor);
     if (this.cache.size > this.cacheSize) {
