@@ -56,7 +56,7 @@ class MonitoredNatsServer {
   }
 
   /** Client connections by name with their subscriptions' delivery counts. */
-  connections(): Promise<Connz['connections']> {
+  connections(): Promise<NonNullable<Connz['connections']>> {
     return new Promise((resolve, reject) => {
       get(`http://127.0.0.1:${this.monitorPort}/connz?subs=detail&limit=1024`, (res) => {
         let text = '';

@@ -82,7 +82,7 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
       const r = await api('GET', `/api/executions?workflow_id=${id}`, undefined, owner);
       return r.body.items.length >= 1 ? r : null;
     });
-    expect(list.body.items).toHaveLength(1);
+    expect(list!.body.items).toHaveLength(1);
   });
 
   it('honors Idempotency-Key: a repeated delivery returns the same execution', async () => {
@@ -154,7 +154,7 @@ describe('schedule trigger with two replicas (one nats-server, one database)', (
       const items = await listAll();
       return items.every((e) => e.status === 'completed') ? items : null;
     });
-    const ticks = await Promise.all(summaries.map(async (s) => (await api(0, 'GET', `/api/executions/${s.id}`)).body.result as { tick: string; kind: string }));
+    const ticks = await Promise.all(summaries!.map(async (s) => (await api(0, 'GET', `/api/executions/${s.id}`)).body.result as { tick: string; kind: string }));
     expect(ticks.every((t) => t.kind === 'schedule')).toBe(true);
     const perTick = new Map<string, number>();
     for (const t of ticks) perTick.set(t.tick, (perTick.get(t.tick) ?? 0) + 1);

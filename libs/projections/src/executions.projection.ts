@@ -57,7 +57,8 @@ export class ExecutionsProjection {
     if (entries.length === 0) return;
     // An id that is not a uuid cannot be a Jetflow execution: skip it rather than poison the batch.
     const patches = foldPatches(entries.filter((e) => isUuid(e.executionId)));
-    for (const patch of patches.values()) await manager.query(UPSERT, upsertParams(patch));
+    // Rows in id order: two replicas committing overlapping batches never deadlock.
+    for (const patch of [...patches.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) await manager.query(UPSERT, upsertParams(patch));
     const maxSeq = Math.max(...entries.map((e) => e.seq));
     await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
   }
