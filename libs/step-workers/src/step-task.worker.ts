@@ -56,7 +56,8 @@ export class StepTaskWorker {
     const config = {
       durable_name: this.durable,
       ack_policy: AckPolicy.Explicit,
-      ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
+      // Short: a task held by a crashed worker comes back within seconds; live work extends it (working()).
+      ack_wait: nanos(this.opts.ackWaitMs ?? 10_000),
       max_deliver: -1,
       max_ack_pending: 10_000,
     };
@@ -93,7 +94,7 @@ export class StepTaskWorker {
       msg.term();
       return;
     }
-    const keepAlive = setInterval(() => msg.working(), Math.max(1_000, (this.opts.ackWaitMs ?? 30_000) / 3));
+    const keepAlive = setInterval(() => msg.working(), Math.max(1_000, (this.opts.ackWaitMs ?? 10_000) / 3));
     try {
       const outcome = await this.perform(task);
       const now = (this.opts.clock?.() ?? new Date()).toISOString();

@@ -36,11 +36,13 @@ export class TimerWorker {
 
   async start(): Promise<void> {
     const jsm = await jetstreamManager(this.nc);
-    const config = { durable_name: this.durable, ack_policy: AckPolicy.Explicit, ack_wait: nanos(30_000), max_deliver: -1, max_ack_pending: 1_000_000 };
+    const config = { durable_name: this.durable, ack_policy: AckPolicy.Explicit, ack_wait: nanos(5_000), max_deliver: -1, max_ack_pending: 1_000_000 };
     try {
       await jsm.consumers.add(this.opts.timersStream, config);
     } catch (err) {
       if (!(err instanceof JetStreamApiError)) throw err;
+      // Firing a timer takes milliseconds: one held by a crashed process comes back in 5 s.
+      await jsm.consumers.update(this.opts.timersStream, this.durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
     }
     const consumer = await jetstream(this.nc).consumers.get(this.opts.timersStream, this.durable);
     this.messages = await consumer.consume({ max_messages: 256 });
