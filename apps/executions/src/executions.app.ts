@@ -41,6 +41,7 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   rpc.handle<ExecutionsRpc['cancel']['req'], unknown>('cancel', (r) => service.cancel(r));
   rpc.handle<ExecutionsRpc['authorize']['req'], unknown>('authorize', (r) => service.authorize(r));
   rpc.handle<ExecutionsRpc['events']['req'], unknown>('events', (r) => service.events(r));
+  rpc.handle<ExecutionsRpc['message']['req'], unknown>('message', (r) => service.message(r));
   rpc.handle<{ execution_id: string; command: ExecutionCommand }, unknown>('command', (r) => service.command(r));
 
   const projector = new ExecutionsProjector(nc, dataSource, { streamName: names.executions, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') });

@@ -215,8 +215,14 @@ class AgentRun {
     }
   }
 
-  private where(turn: number): { step_id: string; iteration?: IterationPath; attempt: number; turn: number } {
-    return { step_id: this.task.step_id, ...(this.task.iteration?.length ? { iteration: this.task.iteration } : {}), attempt: this.task.attempt, turn };
+  private where(turn: number): { step_id: string; iteration?: IterationPath; attempt: number; turn: number; chat_turn?: number } {
+    return {
+      step_id: this.task.step_id,
+      ...(this.task.iteration?.length ? { iteration: this.task.iteration } : {}),
+      attempt: this.task.attempt,
+      turn,
+      ...(this.task.chat_turn ? { chat_turn: this.task.chat_turn } : {}),
+    };
   }
 
   private async append(events: StreamEvent[]): Promise<void> {

@@ -20,12 +20,13 @@ type ToolCalled = Extract<StreamEvent, { type: 'ToolCalled' }>;
  * and runs only the calls that have no result yet. A turn with text only was cut short (or its
  * result never reached the actor) and is asked again.
  */
-export function journalTurns(task: Pick<StepTask, 'step_id' | 'iteration' | 'attempt'>, events: Iterable<StreamEvent>): JournaledTurn[] {
+export function journalTurns(task: Pick<StepTask, 'step_id' | 'iteration' | 'attempt' | 'chat_turn'>, events: Iterable<StreamEvent>): JournaledTurn[] {
   const key = stepKey(task.step_id, task.iteration);
   const turns: JournaledTurn[] = [];
   const at = (n: number) => (turns[n] ??= { turn: n, content: '', calls: [], results: new Map() });
   for (const e of events) {
     if (stepKey(e.step_id, e.iteration) !== key || e.attempt !== task.attempt || typeof e.turn !== 'number') continue;
+    if ((e.chat_turn ?? 0) !== (task.chat_turn ?? 0)) continue;
     const t = at(e.turn);
     if (e.type === 'Delta') t.content += e.content;
     else if (e.type === 'ToolCalled') t.calls.push(toModelCall(e));

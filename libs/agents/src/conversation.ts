@@ -7,7 +7,7 @@ import type { ChatMessage } from './chat-model';
  * `history` (`[{role, content}]`, user/assistant/system turns; anything else is ignored), then the
  * user's message: the step's `message` parameter (already resolved) or `input.current_message`.
  */
-export function buildConversation(agent: Pick<AgentView, 'system_prompt'>, task: Pick<StepTask, 'parameters' | 'input'>): ChatMessage[] {
+export function buildConversation(agent: Pick<AgentView, 'system_prompt'>, task: Pick<StepTask, 'parameters' | 'input' | 'chat'>): ChatMessage[] {
   const messages: ChatMessage[] = [];
   if (agent.system_prompt) messages.push({ role: 'system', content: agent.system_prompt });
   const history = task.input['history'];
@@ -23,5 +23,7 @@ export function buildConversation(agent: Pick<AgentView, 'system_prompt'>, task:
   if (message !== undefined && message !== null && message !== '') {
     messages.push({ role: 'user', content: typeof message === 'string' ? message : JSON.stringify(message) });
   }
+  // A continued chat: the answers so far and the user's later messages, in order.
+  for (const m of task.chat ?? []) messages.push({ role: m.role, content: m.content });
   return messages;
 }

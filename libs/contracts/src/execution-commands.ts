@@ -6,7 +6,7 @@ import type { Scope, WorkflowDefinition } from './workflow-definition';
  * Commands to an execution actor. Imperative names. Time (`now`, ISO) and randomness (`rand`, 0..1)
  * come in on the command so that `decide` stays pure.
  */
-export type ExecutionCommand = StartExecution | CompleteStep | FailStep | FireTimer | CancelExecution;
+export type ExecutionCommand = StartExecution | CompleteStep | FailStep | FireTimer | CancelExecution | AddUserMessage;
 
 export interface StartExecution {
   readonly type: 'StartExecution';
@@ -28,6 +28,8 @@ export interface CompleteStep {
   readonly step_id: string;
   readonly iteration?: IterationPath;
   readonly attempt: number;
+  /** Chat agent steps: the conversation turn the result answers (results of older turns are ignored). */
+  readonly chat_turn?: number;
   readonly output: unknown;
   readonly now: string;
 }
@@ -37,6 +39,7 @@ export interface FailStep {
   readonly step_id: string;
   readonly iteration?: IterationPath;
   readonly attempt: number;
+  readonly chat_turn?: number;
   readonly error: ErrorBody;
   /** False for terminal failures (validation, 4xx, rejected approval): never retried. */
   readonly retryable: boolean;
@@ -55,5 +58,14 @@ export interface FireTimer {
 export interface CancelExecution {
   readonly type: 'CancelExecution';
   readonly reason?: string;
+  readonly now: string;
+}
+
+/** A user turn for the chat agent step the run waits on; `end` completes the step with its last answer. */
+export interface AddUserMessage {
+  readonly type: 'AddUserMessage';
+  readonly message_id: string;
+  readonly content: string;
+  readonly end?: boolean;
   readonly now: string;
 }

@@ -30,6 +30,7 @@ export type ExecutionEvent =
   | StepSkipped
   | StepCancelled
   | StepWaiting
+  | UserMessageAdded
   | TimerScheduled
   | ExecutionStatusChanged
   | ErrorRaised
@@ -58,6 +59,8 @@ export interface StepStarted {
   readonly attempt: number;
   /** loop: the resolved items the iterations run over. */
   readonly items?: readonly unknown[];
+  /** Chat agent steps: the conversation turn this start answers (0 for the first message). */
+  readonly chat_turn?: number;
   readonly at: string;
 }
 
@@ -108,6 +111,19 @@ export interface StepWaiting {
   readonly attempt: number;
   /** human_approval: who may decide (empty = anyone in scope), the resolved message, the deadline. */
   readonly approval?: { readonly approvers: readonly string[]; readonly message: string | null; readonly expires_at: string | null };
+  /** Chat agent step (`wait_for_user`): it answered turn `turn` with `output` and waits for the user. */
+  readonly chat?: { readonly turn: number; readonly output: unknown };
+  readonly at: string;
+}
+
+/** A user turn appended to a waiting chat execution (`POST /api/executions/{id}/messages`). */
+export interface UserMessageAdded {
+  readonly type: 'UserMessageAdded';
+  readonly step_id: string;
+  readonly iteration?: IterationPath;
+  readonly message_id: string;
+  readonly content: string;
+  readonly turn: number;
   readonly at: string;
 }
 
@@ -122,6 +138,7 @@ export interface TimerScheduled {
   readonly step_id?: string;
   readonly iteration?: IterationPath;
   readonly attempt?: number;
+  readonly chat_turn?: number;
   readonly at: string;
 }
 
@@ -156,13 +173,14 @@ export interface ExecutionCompleted {
  * attempt resumes from its last completed turn; `call_id` pairs a ToolCalled with its ToolResulted.
  */
 export type StreamEvent =
-  | { readonly type: 'Delta'; readonly step_id: string; readonly iteration?: IterationPath; readonly attempt?: number; readonly turn?: number; readonly content: string; readonly at: string }
+  | { readonly type: 'Delta'; readonly step_id: string; readonly iteration?: IterationPath; readonly attempt?: number; readonly turn?: number; readonly chat_turn?: number; readonly content: string; readonly at: string }
   | {
       readonly type: 'ToolCalled';
       readonly step_id: string;
       readonly iteration?: IterationPath;
       readonly attempt?: number;
       readonly turn?: number;
+      readonly chat_turn?: number;
       readonly tool: string;
       readonly call_id?: string;
       readonly arguments: unknown;
@@ -174,6 +192,7 @@ export type StreamEvent =
       readonly iteration?: IterationPath;
       readonly attempt?: number;
       readonly turn?: number;
+      readonly chat_turn?: number;
       readonly tool: string;
       readonly call_id?: string;
       readonly result: unknown;

@@ -124,6 +124,8 @@ export interface ExecutionsRpc {
   /** Checks the execution exists in the scope (SSE and /events use it before reading the log). */
   authorize: { req: { scope: Scope; id: string }; res: { id: string } };
   events: { req: { scope: Scope; id: string; from_seq?: number; limit?: number }; res: { items: readonly unknown[]; next_seq: number | null } };
+  /** A user turn for a chat execution waiting on an agent step with `wait_for_user`. */
+  message: { req: { scope: Scope; id: string; content: string; end?: boolean; message_id?: string }; res: { execution_id: string; status: ExecutionStatus } };
 }
 
 export type WorkflowDefinitionBody = WorkflowDefinition;

@@ -20,6 +20,9 @@ export interface StepTask {
    * these, so a secret template arriving inside run-time data (trigger input) stays inert text.
    */
   readonly secret_refs?: readonly string[];
+  /** Chat agent steps: the turn being answered and the conversation after the first user message. */
+  readonly chat_turn?: number;
+  readonly chat?: readonly { readonly role: 'user' | 'assistant'; readonly content: string }[];
 }
 
 /** A durable timer message (JetStream work queue, redelivered with delay until due). */

@@ -172,10 +172,12 @@ function commandId(c: ExecutionCommand): string {
       return 'start';
     case 'CompleteStep':
     case 'FailStep':
-      return `${c.type}:${stepKey(c.step_id, c.iteration)}:${c.attempt}`;
+      return `${c.type}:${stepKey(c.step_id, c.iteration)}:${c.attempt}${c.chat_turn ? `:t${c.chat_turn}` : ''}`;
     case 'FireTimer':
       return `timer:${c.timer_id}`;
     case 'CancelExecution':
       return 'cancel';
+    case 'AddUserMessage':
+      return `message:${c.message_id}`;
   }
 }

@@ -88,6 +88,21 @@ export class ExecutionsService {
     return toExecutionView(state);
   }
 
+  async message(req: ExecutionsRpc['message']['req']): Promise<ExecutionsRpc['message']['res']> {
+    await this.scoped(req.scope, req.id);
+    if (!req.end && (typeof req.content !== 'string' || req.content.length === 0 || req.content.length > 100_000)) {
+      throw new JetflowError('VALIDATION_ERROR', 'content must be a non-empty string of at most 100000 characters');
+    }
+    const { state } = await this.deps.host.handle(req.id, {
+      type: 'AddUserMessage',
+      message_id: req.message_id ?? randomUUID(),
+      content: req.content ?? '',
+      ...(req.end ? { end: true } : {}),
+      now: this.clock().toISOString(),
+    });
+    return { execution_id: req.id, status: state.status as ExecutionStatus };
+  }
+
   async authorize(req: ExecutionsRpc['authorize']['req']): Promise<{ id: string }> {
     if (!UUID.test(req.id)) throw notFound();
     const first = await this.deps.store.first(req.id);

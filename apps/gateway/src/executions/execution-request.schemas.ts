@@ -41,3 +41,11 @@ export const eventsQuerySchema = z.object({
 });
 
 export const idempotencyKeySchema = z.string().trim().min(1).max(255, 'at most 255 characters').optional();
+
+export const chatMessageBodySchema = z
+  .object({
+    content: z.string().max(100_000, 'at most 100000 characters').optional(),
+    end: z.boolean().optional(),
+    message_id: z.string().trim().min(1).max(255).optional(),
+  })
+  .refine((b) => b.end === true || (typeof b.content === 'string' && b.content.length > 0), { message: 'content is required (a non-empty string) unless end is true', path: ['content'] });

@@ -37,7 +37,9 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, SSE_HEADERS);
-    const follower = this.store.follow(executionId, after?.seq ?? 1);
+    let follower = this.store.follow(executionId, after?.seq ?? 1);
+    // Where the client is: the next follower (if one ends early) resumes strictly after it.
+    let position: SsePosition | undefined = after;
     const heartbeat = setInterval(() => void write(raw, controlMessage('heartbeat', executionId, this.now())), this.config.heartbeatMs);
 
     let closing: Promise<void> | undefined;
@@ -54,13 +56,22 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
     void write(raw, controlMessage('connected', executionId, this.now()));
     void (async () => {
       try {
-        for await (const entry of follower.entries) {
-          for (const message of entryToSseMessages(executionId, entry, after)) {
-            if (!(await write(raw, message))) return;
-            if (isFinalMessage(message)) return;
+        // A follower can end on its own (consumer lost with the server, missed heartbeats): while
+        // the client is connected and `complete` has not been sent, follow again from `position`.
+        while (!raw.writableEnded && !raw.destroyed) {
+          for await (const entry of follower.entries) {
+            for (const message of entryToSseMessages(executionId, entry, position)) {
+              if (!(await write(raw, message))) return;
+              if (isFinalMessage(message)) return;
+            }
+            position = { seq: entry.seq, index: Number.MAX_SAFE_INTEGER };
+            // Resumed right after `complete` (its message was filtered out): the log is over.
+            if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) return;
           }
-          // Resumed right after `complete` (its message was filtered out): the log is over.
-          if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) return;
+          if (closing) return;
+          await follower.stop();
+          this.logger.warn({ executionId, after: position?.seq }, 'SSE follower ended early; following again');
+          follower = this.store.follow(executionId, position ? position.seq + 1 : 1);
         }
       } catch (err) {
         // The client reconnects with Last-Event-ID and resumes without a gap.

@@ -6,7 +6,7 @@ import { RequestScope } from '../common/request-scope.decorator';
 import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { ServicesClient } from '../rpc/services.client';
-import { eventsQuerySchema, executeBodySchema, executionListQuerySchema, idempotencyKeySchema } from './execution-request.schemas';
+import { chatMessageBodySchema, eventsQuerySchema, executeBodySchema, executionListQuerySchema, idempotencyKeySchema } from './execution-request.schemas';
 
 /** Starting, reading and cancelling executions: forwarded to the executions service. */
 @Controller('api')
@@ -39,6 +39,17 @@ export class ExecutionsController {
   @Get('executions/:id')
   get(@RequestScope() scope: Scope, @Param('id', UuidParamPipe) id: string) {
     return this.services.executions('get', { scope, id });
+  }
+
+  /** Continues a chat execution: a user turn for the agent step it waits on. */
+  @Post('executions/:id/messages')
+  @HttpCode(202)
+  message(
+    @RequestScope() scope: Scope,
+    @Param('id', UuidParamPipe) id: string,
+    @Body(new ZodValidationPipe(chatMessageBodySchema, 'body')) body: z.output<typeof chatMessageBodySchema>,
+  ) {
+    return this.services.executions('message', { scope, id, content: body.content ?? '', ...(body.end ? { end: true } : {}), ...(body.message_id ? { message_id: body.message_id } : {}) });
   }
 
   @Post('executions/:id/cancel')

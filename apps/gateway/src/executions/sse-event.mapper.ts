@@ -77,7 +77,10 @@ function eventToSse(event: ExecutionEvent | StreamEvent): { event: string; data:
     case 'ExecutionStatusChanged':
       return { event: 'status', data: { status: event.status, ...(event.step_id !== undefined ? { step: event.step_id } : {}) } };
     case 'StepStarted':
-      return { event: 'step_start', data: { step: event.step_id, step_type: event.step_type, attempt: event.attempt, ...iteration(event.iteration) } };
+      return {
+        event: 'step_start',
+        data: { step: event.step_id, step_type: event.step_type, attempt: event.attempt, ...(event.chat_turn ? { chat_turn: event.chat_turn } : {}), ...iteration(event.iteration) },
+      };
     case 'StepCompleted':
       return {
         event: 'step_complete',
@@ -102,6 +105,10 @@ function eventToSse(event: ExecutionEvent | StreamEvent): { event: string; data:
       // Abandoned by a cancel: the event carries no duration.
       return { event: 'step_complete', data: { step: event.step_id, status: 'cancelled', duration_ms: 0, ...iteration(event.iteration) } };
     case 'StepWaiting':
+      // A chat agent step answered a turn: its answer, then it waits for the next user message.
+      if (event.chat) {
+        return { event: 'step_complete', data: { step: event.step_id, status: 'waiting', result: event.chat.output, chat_turn: event.chat.turn, duration_ms: 0, ...iteration(event.iteration) } };
+      }
       return { event: 'status', data: { status: 'waiting', step: event.step_id, ...iteration(event.iteration) } };
     case 'ErrorRaised':
       return {
@@ -118,6 +125,7 @@ function eventToSse(event: ExecutionEvent | StreamEvent): { event: string; data:
         },
       };
     case 'TimerScheduled':
+    case 'UserMessageAdded':
       return null;
     case 'Delta':
       return { event: 'delta', data: { step: event.step_id, content: event.content, ...iteration(event.iteration) } };

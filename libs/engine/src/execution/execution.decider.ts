@@ -1,6 +1,7 @@
 import {
   JetflowError,
   stepKey,
+  type AddUserMessage,
   type CancelExecution,
   type CompleteStep,
   type ErrorBody,
@@ -13,7 +14,7 @@ import {
 } from '@jetflow/contracts';
 import { resolveTemplates } from '@jetflow/expressions';
 import { branchEdges } from '../graph/workflow-graph';
-import { cloneState, evolve, isTerminal, RESOLVED, type ExecutionState, type StepRun } from './execution.state';
+import { attemptKey, cloneState, evolve, isTerminal, RESOLVED, type ExecutionState, type StepRun } from './execution.state';
 import { stepKind } from './step-kinds';
 import { templateScope } from './template-scope';
 
@@ -35,6 +36,8 @@ export function decide(state: ExecutionState, command: ExecutionCommand): Execut
       return d.fire(command);
     case 'CancelExecution':
       return d.cancel(command);
+    case 'AddUserMessage':
+      return d.message(command);
     default: {
       const _exhaustive: never = command;
       return [];
@@ -71,9 +74,15 @@ class Decision {
   }
 
   complete(cmd: CompleteStep): ExecutionEvent[] {
-    const run = this.currentRun(cmd.step_id, cmd.iteration, cmd.attempt);
+    const run = this.currentRun(cmd.step_id, cmd.iteration, cmd.attempt, cmd.chat_turn);
     if (!run) return [];
     const step = this.ws.graph.steps.get(run.step_id)!;
+    if (step.step_type === 'agent_execution' && step.parameters['wait_for_user'] === true) {
+      // A chat step answers, then waits for the next user message (POST /messages).
+      this.emit({ type: 'StepWaiting', step_id: run.step_id, ...iter(run.iteration), attempt: run.attempt, chat: { turn: run.chat_turn ?? 0, output: cmd.output }, at: this.now });
+      this.emit({ type: 'ExecutionStatusChanged', status: 'waiting', step_id: run.step_id, at: this.now });
+      return this.events;
+    }
     let branch: 'next' | 'else' = 'next';
     if (step.step_type === 'condition') branch = truthy((cmd.output as { value?: unknown } | null)?.value) ? 'next' : 'else';
     if (step.step_type === 'human_approval' && (cmd.output as { decision?: unknown } | null)?.decision === 'rejected') {
@@ -99,7 +108,7 @@ class Decision {
   }
 
   fail(cmd: FailStep): ExecutionEvent[] {
-    const run = this.currentRun(cmd.step_id, cmd.iteration, cmd.attempt);
+    const run = this.currentRun(cmd.step_id, cmd.iteration, cmd.attempt, cmd.chat_turn);
     if (!run) return [];
     this.failAttempt(run, cmd.error, cmd.retryable, cmd.rand, cmd.retry_after_seconds);
     this.advance();
@@ -128,11 +137,12 @@ class Decision {
         });
         break;
       case 'retry':
-        if (!run || run.status !== 'pending' || run.attempt !== timer.attempt) return [];
-        this.startStep(run.step_id, run.iteration, run.attempt + 1);
+        if (!run || run.status !== 'pending' || run.attempt !== timer.attempt || (run.chat_turn ?? 0) !== (timer.chat_turn ?? 0)) return [];
+        this.startStep(run.step_id, run.iteration, run.attempt + 1, run.chat_turn);
         break;
       case 'step_timeout':
         if (!run || (run.status !== 'running' && run.status !== 'waiting') || run.attempt !== timer.attempt) return [];
+        if ((run.chat_turn ?? 0) !== (timer.chat_turn ?? 0) || (run.status === 'waiting' && run.chat_turn !== undefined)) return [];
         this.failAttempt(run, { code: 'TIMEOUT', message: `step timed out` }, true, pseudoRandom(cmd.timer_id));
         break;
       case 'approval_timeout':
@@ -141,6 +151,24 @@ class Decision {
         return this.events;
     }
     this.advance();
+    return this.events;
+  }
+
+  message(cmd: AddUserMessage): ExecutionEvent[] {
+    if (this.ws.status === 'new') throw new JetflowError('NOT_FOUND', 'execution not found');
+    const run = [...this.ws.steps.values()].find((r) => r.status === 'waiting' && r.chat_turn !== undefined);
+    if (run?.chat_ids?.includes(cmd.message_id)) return [];
+    if (!run || isTerminal(this.ws)) throw new JetflowError('CONFLICT', 'execution is not waiting for a chat message');
+    if (cmd.end) {
+      this.emit({ type: 'StepCompleted', step_id: run.step_id, ...iter(run.iteration), attempt: run.attempt, output: run.output, branch: 'next', duration_ms: this.elapsed(run.started_at), at: this.now });
+      this.resumeIfNoneWaiting();
+      this.advance();
+      return this.events;
+    }
+    const turn = (run.chat_turn ?? 0) + 1;
+    this.emit({ type: 'UserMessageAdded', step_id: run.step_id, ...iter(run.iteration), message_id: cmd.message_id, content: cmd.content, turn, at: this.now });
+    this.startStep(run.step_id, run.iteration, 1, turn);
+    this.resumeIfNoneWaiting();
     return this.events;
   }
 
@@ -154,10 +182,13 @@ class Decision {
   // ---- rules ------------------------------------------------------------------------------
 
   /** The step instance a result is for, or undefined when the result is stale or a duplicate. */
-  private currentRun(stepId: string, iteration: IterationPath | undefined, attempt: number): StepRun | undefined {
+  private currentRun(stepId: string, iteration: IterationPath | undefined, attempt: number, chatTurn?: number): StepRun | undefined {
     if (isTerminal(this.ws) || this.ws.status === 'new') return undefined;
     const run = this.ws.steps.get(stepKey(stepId, iteration));
     if (!run || (run.status !== 'running' && run.status !== 'waiting') || run.attempt !== attempt) return undefined;
+    if ((run.chat_turn ?? 0) !== (chatTurn ?? 0)) return undefined;
+    // A chat step waiting for the user takes no worker results.
+    if (run.status === 'waiting' && run.chat_turn !== undefined && run.step_type === 'agent_execution') return undefined;
     return run;
   }
 
@@ -183,12 +214,13 @@ class Decision {
       const seconds = Math.max(exp * (0.5 + rand / 2), retryAfter ?? 0);
       this.emit({
         type: 'TimerScheduled',
-        timer_id: `retry:${run.key}:${run.attempt}`,
+        timer_id: `retry:${attemptKey(run)}:${run.attempt}`,
         purpose: 'retry',
         fire_at: addSeconds(this.now, seconds),
         step_id: run.step_id,
         ...iter(run.iteration),
         attempt: run.attempt,
+        ...(run.chat_turn ? { chat_turn: run.chat_turn } : {}),
         at: this.now,
       });
       return;
@@ -261,11 +293,11 @@ class Decision {
   }
 
   /** Starts one step instance: the StepStarted event plus what its kind needs (timers, waits). */
-  private startStep(stepId: string, iteration: IterationPath, attempt: number): void {
+  private startStep(stepId: string, iteration: IterationPath, attempt: number, chatTurn?: number): void {
     const step = this.ws.graph.steps.get(stepId);
     if (!step) return;
-    const key = stepKey(stepId, iteration);
-    const base = { step_id: stepId, ...iter(iteration), attempt, at: this.now };
+    const key = attemptKey({ key: stepKey(stepId, iteration), chat_turn: chatTurn });
+    const base = { step_id: stepId, ...iter(iteration), attempt, ...(chatTurn ? { chat_turn: chatTurn } : {}), at: this.now };
     if (step.step_type === 'loop') {
       const items = resolveTemplates(step.parameters['items'], templateScope(this.ws, stepId, iteration));
       const max = typeof step.parameters['max_iterations'] === 'number' ? step.parameters['max_iterations'] : 1000;
@@ -306,7 +338,17 @@ class Decision {
     }
     const timeout = step.timeout_seconds ?? (step.step_type === 'agent_execution' ? numberOr(step.parameters['timeout_seconds'], 300) : undefined);
     if (timeout && stepKind(step.step_type) === 'worker') {
-      this.emit({ type: 'TimerScheduled', timer_id: `step_timeout:${key}:${attempt}`, purpose: 'step_timeout', fire_at: addSeconds(this.now, timeout), step_id: stepId, ...iter(iteration), attempt, at: this.now });
+      this.emit({
+        type: 'TimerScheduled',
+        timer_id: `step_timeout:${key}:${attempt}`,
+        purpose: 'step_timeout',
+        fire_at: addSeconds(this.now, timeout),
+        step_id: stepId,
+        ...iter(iteration),
+        attempt,
+        ...(chatTurn ? { chat_turn: chatTurn } : {}),
+        at: this.now,
+      });
     }
   }
 

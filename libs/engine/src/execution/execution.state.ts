@@ -27,6 +27,11 @@ export interface StepRun {
   output?: unknown;
   error?: ErrorBody;
   branch?: 'next' | 'else';
+  /** Chat agent steps: the turn in progress and the conversation after the first user message. */
+  chat_turn?: number;
+  chat?: { role: 'user' | 'assistant'; content: string }[];
+  /** Chat message ids already applied (duplicates are ignored). */
+  chat_ids?: string[];
 }
 
 /** Progress of one loop step instance. */
@@ -88,7 +93,7 @@ export function initialState(): ExecutionState {
 /** A deep-enough copy for the decider's working state (the caller's state stays untouched). */
 export function cloneState(s: ExecutionState): ExecutionState {
   const steps = new Map<string, StepRun>();
-  for (const [k, v] of s.steps) steps.set(k, { ...v });
+  for (const [k, v] of s.steps) steps.set(k, v.chat ? { ...v, chat: [...v.chat], chat_ids: [...(v.chat_ids ?? [])] } : { ...v });
   const loops = new Map<string, LoopRun>();
   for (const [k, v] of s.loops) loops.set(k, { items: v.items, started: v.started, done: new Set(v.done), results: [...v.results] });
   return { ...s, steps, loops, timers: new Map(s.timers) };
@@ -128,6 +133,14 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
     case 'StepStarted': {
       const key = stepKey(event.step_id, event.iteration);
       const prev = state.steps.get(key);
+      if (prev && event.chat_turn) {
+        // The next turn of a chat step: same record, running again.
+        prev.status = 'running';
+        prev.attempt = event.attempt;
+        prev.chat_turn = event.chat_turn;
+        prev.attempt_started_at = event.at;
+        return state;
+      }
       state.steps.set(key, {
         key,
         step_id: event.step_id,
@@ -147,7 +160,23 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
     }
     case 'StepWaiting': {
       const run = state.steps.get(stepKey(event.step_id, event.iteration));
-      if (run) run.status = 'waiting';
+      if (run) {
+        run.status = 'waiting';
+        if (event.chat) {
+          run.chat_turn = event.chat.turn;
+          run.output = event.chat.output;
+          const response = (event.chat.output as { response?: unknown } | null)?.response;
+          (run.chat ??= []).push({ role: 'assistant', content: typeof response === 'string' ? response : JSON.stringify(event.chat.output ?? null) });
+        }
+      }
+      return state;
+    }
+    case 'UserMessageAdded': {
+      const run = state.steps.get(stepKey(event.step_id, event.iteration));
+      if (run) {
+        (run.chat ??= []).push({ role: 'user', content: event.content });
+        (run.chat_ids ??= []).push(event.message_id);
+      }
       return state;
     }
     case 'StepCompleted': {
@@ -258,4 +287,9 @@ function noteStepResolved(state: ExecutionState, run: StepRun): void {
   }
   loop.done.add(index);
   loop.results[index] = result;
+}
+
+/** Key of a step attempt's timers and task: chat turns after the first get their own. */
+export function attemptKey(run: Pick<StepRun, 'key' | 'chat_turn'>): string {
+  return run.chat_turn ? `${run.key}~t${run.chat_turn}` : run.key;
 }

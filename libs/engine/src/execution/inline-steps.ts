@@ -1,6 +1,6 @@
 import { stepKey, toErrorBody, type ErrorBody, type ExecutionEvent, type StepStarted, type StepTask } from '@jetflow/contracts';
 import { evaluateCondition, evaluateJsonata, parsePath, resolveTemplates, templatePaths } from '@jetflow/expressions';
-import type { ExecutionState, StepRun } from './execution.state';
+import { attemptKey, type ExecutionState, type StepRun } from './execution.state';
 import { stepKind } from './step-kinds';
 import { templateScope } from './template-scope';
 
@@ -58,7 +58,9 @@ export function buildStepTask(state: ExecutionState, run: StepRun): StepTask {
     parameters: resolveTemplates(step.parameters, scope, { keepRoots: ['secrets'] }) as Record<string, unknown>,
     scope: state.scope,
     input: state.input,
-    idempotency_key: `${state.execution_id}:${stepKey(run.step_id, run.iteration)}:${run.attempt}`,
+    idempotency_key: `${state.execution_id}:${attemptKey(run)}:${run.attempt}`,
+    ...(run.chat_turn ? { chat_turn: run.chat_turn } : {}),
+    ...(run.chat?.length ? { chat: run.chat } : {}),
     ...(step.timeout_seconds ? { timeout_seconds: step.timeout_seconds } : {}),
     ...secretRefs(step.parameters),
   };
