@@ -91,6 +91,8 @@ export interface StepRecordView {
   readonly result?: unknown;
   readonly error?: ErrorBody;
   readonly attempts: number;
+  /** Chat agent steps: the conversation turn answered last or in progress. */
+  readonly chat_turn?: number;
 }
 
 export interface ExecutionView {

@@ -342,4 +342,34 @@ describe('execution decider', () => {
       expect(r.state.error?.code).toBe('TOOL_ERROR');
     });
   });
+
+  describe('chat (agent_execution with wait_for_user)', () => {
+    const chat: WorkflowDefinition = {
+      name: 'chat',
+      steps: [step('trigger', 'trigger', { kind: 'chat' }, ['agent']), step('agent', 'agent_execution', { agent_id: 'a', wait_for_user: true }, ['after']), step('after', 'data_transform', { mapping: '{{steps.agent.output.response}}' })],
+    };
+
+    it('answers, waits, takes the next user turn, ignores stale and duplicate input, ends on request', async () => {
+      let r = await run([], startCmd(chat, { kind: 'chat', current_message: 'hi' }));
+      r = await run(r.history, { type: 'CompleteStep', step_id: 'agent', attempt: 1, output: { response: 'hello' }, now: at(1) });
+      expect(r.state.status).toBe('waiting');
+      expect(types(r.events)).toEqual(['StepWaiting:agent', 'ExecutionStatusChanged:agent']);
+      r = await run(r.history, { type: 'AddUserMessage', message_id: 'm1', content: 'order 1?', now: at(2) });
+      expect(r.state.status).toBe('running');
+      expect(r.events.find((e) => e.type === 'StepStarted')).toMatchObject({ step_id: 'agent', attempt: 1, chat_turn: 1 });
+      // The same message again, or a late result of turn 0, changes nothing.
+      expect((await run(r.history, { type: 'AddUserMessage', message_id: 'm1', content: 'order 1?', now: at(3) })).events).toEqual([]);
+      expect((await run(r.history, { type: 'CompleteStep', step_id: 'agent', attempt: 1, output: { response: 'late' }, now: at(3) })).events).toEqual([]);
+      r = await run(r.history, { type: 'CompleteStep', step_id: 'agent', attempt: 1, chat_turn: 1, output: { response: 'shipped' }, now: at(4) });
+      expect(r.state.steps.get('agent')?.chat).toEqual([
+        { role: 'assistant', content: 'hello' },
+        { role: 'user', content: 'order 1?' },
+        { role: 'assistant', content: 'shipped' },
+      ]);
+      r = await run(r.history, { type: 'AddUserMessage', message_id: 'm2', content: '', end: true, now: at(5) });
+      expect(r.state.status).toBe('completed');
+      expect(r.state.result).toBe('shipped');
+      expect(() => decide(r.state, { type: 'AddUserMessage', message_id: 'm3', content: 'x', now: at(6) })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
+    });
+  });
 });

@@ -12,7 +12,9 @@ export function toExecutionView(state: ExecutionState): ExecutionView {
       status: r.status,
       started_at: r.started_at,
       completed_at: r.completed_at,
-      ...(r.status === 'completed' ? { result: r.output } : {}),
+      // A chat step waiting for the user shows its latest answer.
+      ...(r.status === 'completed' || (r.status === 'waiting' && r.chat_turn !== undefined) ? { result: r.output } : {}),
+      ...(r.chat_turn !== undefined ? { chat_turn: r.chat_turn } : {}),
       ...(r.error ? { error: r.error } : {}),
       attempts: r.attempt,
     });
