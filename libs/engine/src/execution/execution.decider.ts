@@ -156,8 +156,9 @@ class Decision {
 
   message(cmd: AddUserMessage): ExecutionEvent[] {
     if (this.ws.status === 'new') throw new JetflowError('NOT_FOUND', 'execution not found');
+    // A message delivered twice (client retry) is applied once.
+    for (const r of this.ws.steps.values()) if (r.chat_ids?.includes(cmd.message_id)) return [];
     const run = [...this.ws.steps.values()].find((r) => r.status === 'waiting' && r.chat_turn !== undefined);
-    if (run?.chat_ids?.includes(cmd.message_id)) return [];
     if (!run || isTerminal(this.ws)) throw new JetflowError('CONFLICT', 'execution is not waiting for a chat message');
     if (cmd.end) {
       this.emit({ type: 'StepCompleted', step_id: run.step_id, ...iter(run.iteration), attempt: run.attempt, output: run.output, branch: 'next', duration_ms: this.elapsed(run.started_at), at: this.now });
