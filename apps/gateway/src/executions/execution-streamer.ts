@@ -62,11 +62,18 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
           for await (const entry of follower.entries) {
             for (const message of entryToSseMessages(executionId, entry, position)) {
               if (!(await write(raw, message))) return;
-              if (isFinalMessage(message)) return;
+              if (isFinalMessage(message)) {
+                // Nothing may follow `complete`, not even a heartbeat while the follower is torn down.
+                clearInterval(heartbeat);
+                return;
+              }
             }
             position = { seq: entry.seq, index: Number.MAX_SAFE_INTEGER };
             // Resumed right after `complete` (its message was filtered out): the log is over.
-            if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) return;
+            if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) {
+              clearInterval(heartbeat);
+              return;
+            }
           }
           if (closing) return;
           await follower.stop();
