@@ -1,4 +1,5 @@
 export { ExecutionsProjection, type ExecutionsProjectionOptions } from './executions.projection';
-export { ExecutionsProjector, toEntry, type ExecutionsProjectorOptions } from './executions.projector';
+export { ExecutionsProjector, type ExecutionsProjectorOptions } from './executions.projector';
+export { LogProjector, toEntry, type LogProjection, type LogProjectorOptions } from './log.projector';
 export { ExecutionsQuery, type ExecutionListQuery } from './executions.query';
 export { foldPatches, type ExecutionPatch, type ProjectionEntry } from './execution-patch';

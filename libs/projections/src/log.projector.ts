@@ -1,0 +1,140 @@
+import { nanos } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { DataSource, EntityManager } from 'typeorm';
+import { SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
+import type { ProjectionEntry } from './execution-patch';
+
+/** A read model folded from execution log entries inside one transaction per batch. */
+export interface LogProjection {
+  apply(manager: EntityManager, entries: readonly ProjectionEntry[]): Promise<void>;
+}
+
+export interface LogProjectorOptions {
+  /** The executions stream (STREAMS.executions in production). */
+  readonly streamName: string;
+  /** Durable pull consumer shared by every replica; also names the checkpoint row. */
+  readonly durableName: string;
+  /** Most entries per transaction. */
+  readonly batch?: number;
+  /** Redelivery delay after a failed batch. */
+  readonly retryDelayMs?: number;
+  /** Told about failed batches (they are nak'ed and retried) and consumer errors. */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** JetStream API error code for "consumer not found". */
+const CONSUMER_NOT_FOUND = 10014;
+
+/**
+ * Runs a projection from a durable pull consumer on `jetflow.exec.*.events`: entries are applied
+ * in batches, one transaction per batch, acked after commit. Replicas share the durable; the
+ * projections are order-insensitive, so interleaved or redelivered batches are fine.
+ */
+export class LogProjector {
+  private readonly durableName: string;
+  private readonly batch: number;
+  private messages?: ConsumerMessages;
+  private loop?: Promise<void>;
+  private buffer: JsMsg[] = [];
+  private wake?: () => void;
+  private stopping = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly dataSource: DataSource,
+    private readonly projection: LogProjection,
+    private readonly opts: LogProjectorOptions,
+  ) {
+    this.durableName = opts.durableName;
+    this.batch = opts.batch ?? 256;
+  }
+
+  /** Creates the durable consumer if missing and starts consuming. Resolves once subscribed. */
+  async start(): Promise<void> {
+    if (this.loop) return;
+    this.stopping = false;
+    await this.ensureConsumer();
+    const consumer = await jetstream(this.nc).consumers.get(this.opts.streamName, this.durableName);
+    // The callback only buffers; the drain loop takes whatever has arrived (up to `batch`) per
+    // transaction: large batches under load, no added latency when idle. The consumer's
+    // max_ack_pending bounds the buffer.
+    this.messages = await consumer.consume({
+      max_messages: this.batch,
+      callback: (msg) => {
+        this.buffer.push(msg);
+        this.wake?.();
+      },
+    });
+    this.loop = this.drain();
+  }
+
+  /** Stops consuming; messages already received are applied and acked first. */
+  async stop(): Promise<void> {
+    if (!this.loop) return;
+    this.stopping = true;
+    await this.messages?.close();
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+    this.messages = undefined;
+  }
+
+  private async ensureConsumer(): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    try {
+      await jsm.consumers.info(this.opts.streamName, this.durableName);
+      return;
+    } catch (err) {
+      if (!(err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND)) throw err;
+    }
+    // Another replica may create it at the same moment: adding an identical config is idempotent.
+    await jsm.consumers.add(this.opts.streamName, {
+      durable_name: this.durableName,
+      ack_policy: AckPolicy.Explicit,
+      // A batch commits in milliseconds: after a crash, its unacked entries come back in 5 s, not 30.
+      ack_wait: nanos(5_000),
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: SUBJECTS.allExecutionEvents,
+      max_ack_pending: this.batch * 4,
+    });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      if (this.buffer.length === 0) {
+        if (this.stopping) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      await this.flush(this.buffer.splice(0, this.batch));
+    }
+  }
+
+  private async flush(msgs: JsMsg[]): Promise<void> {
+    try {
+      const entries = msgs.map(toEntry);
+      await this.dataSource.transaction((m) => this.projection.apply(m, entries));
+    } catch (err) {
+      this.opts.onError?.(err);
+      for (const m of msgs) m.nak(this.opts.retryDelayMs ?? 1000);
+      return;
+    }
+    for (const m of msgs) m.ack();
+  }
+}
+
+/** `jetflow.exec.<id>.events` + JSON array of events (a single event object is accepted too). */
+export function toEntry(msg: Pick<JsMsg, 'subject' | 'seq' | 'data'>): ProjectionEntry {
+  const executionId = msg.subject.split('.')[2] ?? '';
+  let events: ExecutionEvent[] = [];
+  try {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(msg.data));
+    const list = Array.isArray(parsed) ? parsed : [parsed];
+    events = list.filter((e): e is ExecutionEvent => !!e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string');
+  } catch {
+    // Not JSON: nothing to fold, but the entry still advances the checkpoint.
+  }
+  return { seq: msg.seq, executionId, events };
+}
