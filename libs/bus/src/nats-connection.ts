@@ -23,5 +23,8 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
     pingInterval: 10_000,
     maxPingOut: 3,
     waitOnFirstConnect: opts.waitOnFirstConnect ?? false,
+    // Every request (RPC, JetStream publish ack) would otherwise build an Error to keep the caller's
+    // stack: measurable CPU on the hot path (see docs/benchmarks.md). Timeouts still say what timed out.
+    noAsyncTraces: true,
   });
 }

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { JetflowError, SUBJECTS, fromErrorBody, type RpcReply } from '@jetflow/contracts';
 import { decodeJson, encodeJson } from './json.codec';
 import type { RpcService } from './rpc.server';
+import { localRpc, type LocalRpcHandler } from './local-rpc.registry';
 
 export interface RpcClientOptions {
   /** How long to wait for a reply (default 10 000 ms). */
@@ -26,24 +27,44 @@ export class RpcClient {
   /** Sends `req` to `SUBJECTS.rpc(service, op)` and returns the reply's data. */
   async request<Res>(service: RpcService, op: string, req: unknown): Promise<Res> {
     const subject = SUBJECTS.rpc(service, op);
-    let data: Uint8Array;
-    try {
-      const msg = await this.nc.request(subject, encodeJson(req ?? null), { timeout: this.timeoutMs });
-      data = msg.data;
-    } catch (err) {
-      throw new JetflowError('UNAVAILABLE', `${service}.${op} unavailable: ${describe(err)}`);
-    }
+    const local = localRpc.find(this.nc, subject);
     let reply: RpcReply<Res>;
-    try {
-      reply = decodeJson<RpcReply<Res>>(data);
-    } catch {
-      throw new JetflowError('INTERNAL', `${service}.${op} answered with invalid JSON`);
+    if (local) {
+      reply = await this.callLocal<Res>(local, service, op, req);
+    } else {
+      let data: Uint8Array;
+      try {
+        const msg = await this.nc.request(subject, encodeJson(req ?? null), { timeout: this.timeoutMs });
+        data = msg.data;
+      } catch (err) {
+        throw new JetflowError('UNAVAILABLE', `${service}.${op} unavailable: ${describe(err)}`);
+      }
+      try {
+        reply = decodeJson<RpcReply<Res>>(data);
+      } catch {
+        throw new JetflowError('INTERNAL', `${service}.${op} answered with invalid JSON`);
+      }
     }
     if (!reply || typeof reply !== 'object' || typeof reply.ok !== 'boolean') {
       throw new JetflowError('INTERNAL', `${service}.${op} answered with an invalid reply`);
     }
     if (!reply.ok) throw fromErrorBody(reply.error);
     return reply.data;
+  }
+
+  /** In-process call with the wire's semantics: JSON copies both ways, the same timeout. */
+  private async callLocal<Res>(local: LocalRpcHandler, service: RpcService, op: string, req: unknown): Promise<RpcReply<Res>> {
+    const request = JSON.parse(JSON.stringify(req ?? null)) as unknown;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new JetflowError('UNAVAILABLE', `${service}.${op} unavailable: TIMEOUT`)), this.timeoutMs);
+    });
+    try {
+      const reply = await Promise.race([local(request), timeout]);
+      return JSON.parse(JSON.stringify(reply)) as RpcReply<Res>;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { JetflowError, SUBJECTS, toErrorBody, type ErrorBody, type RpcReply } from '@jetflow/contracts';
 import { decodeJson, encodeJson } from './json.codec';
+import { localRpc, type LocalRpcHandler } from './local-rpc.registry';
 
 /** The services that answer requests on `jetflow.rpc.<service>.<op>`. */
 export type RpcService = 'workflows' | 'executions' | 'approvals' | 'tools';
@@ -26,7 +27,8 @@ const consoleLogger: RpcLogger = { error: (message, err) => console.error(messag
  */
 export class RpcServer {
   private readonly subs: Subscription[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly locals: [string, LocalRpcHandler][] = [];
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly queue: string;
   private readonly logger: RpcLogger;
 
@@ -49,35 +51,40 @@ export class RpcServer {
           this.logger.error(`rpc subscription ${subject} failed`, err);
           return;
         }
-        const work = this.dispatch(subject, msg, handler as (req: unknown) => Promise<unknown>);
-        this.inFlight.add(work);
-        void work.finally(() => this.inFlight.delete(work));
+        this.track(this.dispatch(subject, msg, handler as (req: unknown) => Promise<unknown>));
       },
     });
     this.subs.push(sub);
+    const local: LocalRpcHandler = (req) => this.track(this.answer(subject, () => req, handler as (req: unknown) => Promise<unknown>));
+    localRpc.register(this.nc, subject, local);
+    this.locals.push([subject, local]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    return work;
   }
 
   /** Stops taking requests and waits until the ones being handled have been answered. */
   async close(): Promise<void> {
+    for (const [subject, local] of this.locals.splice(0)) localRpc.unregister(this.nc, subject, local);
     await Promise.all(this.subs.splice(0).map((s) => (s.isClosed() ? Promise.resolve() : s.drain())));
     await Promise.allSettled([...this.inFlight]);
   }
 
   private async dispatch(subject: string, msg: Msg, handler: (req: unknown) => Promise<unknown>): Promise<void> {
-    let reply: RpcReply<unknown>;
-    try {
-      let req: unknown;
-      try {
-        req = decodeJson(msg.data);
-      } catch {
-        throw new JetflowError('VALIDATION_ERROR', 'request body is not valid JSON');
-      }
-      reply = { ok: true, data: await handler(req) };
-    } catch (err) {
-      const error: ErrorBody = toErrorBody(err);
-      if (!(err instanceof JetflowError) || error.code === 'INTERNAL') this.logger.error(`rpc ${subject} failed`, err);
-      reply = { ok: false, error };
-    }
+    const reply = await this.answer(
+      subject,
+      () => {
+        try {
+          return decodeJson(msg.data);
+        } catch {
+          throw new JetflowError('VALIDATION_ERROR', 'request body is not valid JSON');
+        }
+      },
+      handler,
+    );
     if (!msg.reply) return;
     try {
       msg.respond(encodeJson(reply));
@@ -91,6 +98,17 @@ export class RpcServer {
           /* connection gone */
         }
       }
+    }
+  }
+
+  /** Runs `handler` on the decoded request; every outcome becomes a reply. */
+  private async answer(subject: string, request: () => unknown, handler: (req: unknown) => Promise<unknown>): Promise<RpcReply<unknown>> {
+    try {
+      return { ok: true, data: await handler(request()) };
+    } catch (err) {
+      const error: ErrorBody = toErrorBody(err);
+      if (!(err instanceof JetflowError) || error.code === 'INTERNAL') this.logger.error(`rpc ${subject} failed`, err);
+      return { ok: false, error };
     }
   }
 }
