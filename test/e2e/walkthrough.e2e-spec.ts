@@ -164,6 +164,8 @@ describe('guide walk-through (HTTP + SSE, real NATS and PostgreSQL)', () => {
 
   it('DELETE archives: the workflow stays readable as archived and cannot be executed (409)', async () => {
     const created = await api('POST', '/api/workflows', { name: 'Doomed', steps: [trigger([])] });
+    // Executed once first: the definition the executions service keeps must not outlive the archive.
+    expect((await api('POST', `/api/workflows/${created.body.id}/execute`, { trigger: {} })).status).toBe(202);
     const del = await api('DELETE', `/api/workflows/${created.body.id}`);
     expect(del.status).toBe(200);
     expect(del.body).toMatchObject({ id: created.body.id, status: 'archived' });

@@ -2,9 +2,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource } from 'typeorm';
 import type { Logger } from 'pino';
 import { RpcClient, RpcServer } from '@jetflow/bus';
-import type { ExecutionCommand, ExecutionsRpc, Scope, ScheduleTarget, WorkflowsRpc } from '@jetflow/contracts';
+import { SUBJECTS, type ExecutionCommand, type ExecutionsRpc, type Scope, type ScheduleTarget, type WorkflowsRpc } from '@jetflow/contracts';
 import { EventStore, streamNames, type StreamOptions } from '@jetflow/event-store';
-import { ExecutionActorHost, ExecutionsService, RecoverySweeper, TaskDispatcher, type PinnedDefinition } from '@jetflow/executions';
+import { DefinitionCache, ExecutionActorHost, ExecutionsService, RecoverySweeper, TaskDispatcher, type PinnedDefinition } from '@jetflow/executions';
 import { ExecutionsProjector, ExecutionsQuery } from '@jetflow/projections';
 import { Scheduler, ScheduleStateStore } from '@jetflow/scheduler';
 
@@ -28,10 +28,16 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   const host = new ExecutionActorHost(store, dispatcher, { logger });
   const rpcClient = new RpcClient(nc, { timeoutMs: opts.rpcTimeoutMs });
   const query = new ExecutionsQuery(dataSource);
+  const definitions = new DefinitionCache((scope, id) => rpcClient.request<PinnedDefinition>('workflows', 'definition', { scope, id }));
+  const changes = nc.subscribe(SUBJECTS.allWorkflowChanges, { callback: (_err, msg) => definitions.invalidate(msg.subject.split('.')[3] ?? '') });
+  // Notices sent while disconnected are lost: start over after a reconnect.
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === 'reconnect') definitions.clear();
+  })();
   const service = new ExecutionsService({
     store,
     host,
-    definitionOf: (scope, id) => rpcClient.request<PinnedDefinition>('workflows', 'definition', { scope, id }),
+    definitionOf: (scope, id) => definitions.get(scope, id),
     list: (scope, q) => query.list(scope, q),
   });
   const rpc = new RpcServer(nc, 'executions', { logger: { error: (message, err) => logger.error({ err }, message) } });
@@ -80,6 +86,7 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   return {
     service,
     async stop() {
+      changes.unsubscribe();
       await scheduler.stop();
       await sweeper.stop();
       await rpc.close();

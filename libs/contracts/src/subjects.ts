@@ -15,6 +15,9 @@ export const SUBJECTS = {
   allTasks: 'jetflow.tasks.>',
   timer: (executionId: string, token: string) => `jetflow.timers.${executionId}.${token}`,
   allTimers: 'jetflow.timers.>',
+  /** Core pub/sub: a workflow's current definition changed (updated or archived); body = its id. */
+  workflowChanged: (workflowId: string) => `jetflow.events.workflows.${workflowId}.changed`,
+  allWorkflowChanges: 'jetflow.events.workflows.*.changed',
   /** Request/reply between services: `jetflow.rpc.<service>.<operation>`. */
   rpc: (service: 'workflows' | 'executions' | 'approvals' | 'tools', op: string) => `jetflow.rpc.${service}.${op}`,
 } as const;
