@@ -16,7 +16,7 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
   const otherScope: Scope = { organization_id: 'org-b', project_id: 'proj-a', user_id: 'alice' };
   const wf1 = randomUUID();
   const wf2 = randomUUID();
-  const [a, b, c, d, e, f] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  const [a, b, c, d, e, f, g] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   const streamName = `EXEC_${randomUUID().slice(0, 8)}`;
 
   let nats: TestNatsServer;
@@ -28,12 +28,15 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
 
   const t = (s: number) => new Date(Date.parse('2026-03-01T12:00:00.000Z') + s * 1000).toISOString();
   const append = (id: string, events: ExecutionEvent[]) => js.publish(SUBJECTS.executionEvents(id), JSON.stringify(events));
-  const started = (execution_id: string, workflow_id: string, s: Scope, at: string): ExecutionEvent => ({
+  const started = (execution_id: string, workflow_id: string, s: Scope, at: string, withApproval = true): ExecutionEvent => ({
     type: 'ExecutionStarted',
     execution_id,
     workflow_id,
     workflow_version: 1,
-    definition: { name: 'wf', steps: [] },
+    definition: {
+      name: 'wf',
+      steps: withApproval ? [{ step_id: 'approve', step_type: 'human_approval', parameters: { approvers: [] }, next_steps: [] }] : [{ step_id: 't', step_type: 'trigger', parameters: {}, next_steps: [] }],
+    },
     scope: s,
     input: {},
     context: {},
@@ -105,6 +108,12 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
     await append(d, [{ type: 'StepCancelled', step_id: 'gate', at: t(7) }, { type: 'ExecutionCompleted', status: 'cancelled', at: t(7) }]);
     await append(e, [started(e, wf1, otherScope, t(8)), waiting('review', t(8), { iteration: [1] })]);
     await append(f, [started(f, wf2, scope, t(9)), waiting('left', t(9)), waiting('right', t(9))]);
+    // g: a run with no human_approval step, whose output merely looks like a decision.
+    await append(g, [started(g, wf1, scope, t(10), false)]);
+    await append(g, [
+      { type: 'StepCompleted', step_id: 't', attempt: 1, output: decided('approved', 'mallory', t(10)), branch: 'next', duration_ms: 1, at: t(10) },
+      { type: 'ExecutionCompleted', status: 'completed', at: t(10) },
+    ]);
   });
 
   afterAll(async () => {
@@ -136,6 +145,8 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
     expect(byId.get(approvalId(e, 'review', [1], 1))).toMatchObject({ status: 'pending', organization_id: 'org-b', iteration: [1] });
     expect(byId.get(approvalId(f, 'left', [], 1))).toMatchObject({ status: 'pending' });
     expect(byId.get(approvalId(f, 'right', [], 1))).toMatchObject({ status: 'pending' });
+    // A run without approval steps costs no statement and never gets a row.
+    expect(await ds.query(`SELECT 1 FROM approval_executions WHERE execution_id = $1`, [g])).toEqual([]);
   });
 
   it('replaying the whole stream (new durable, or a reset) gives identical rows', async () => {

@@ -20,6 +20,10 @@ const EXECUTION_STARTED = `
     workflow_id = COALESCE(x.workflow_id, EXCLUDED.workflow_id),
     last_seq = GREATEST(x.last_seq, EXCLUDED.last_seq)`;
 
+const FORGET_RUNS = `
+  WITH gone AS (DELETE FROM approvals WHERE execution_id = ANY($1::uuid[]))
+  DELETE FROM approval_executions WHERE execution_id = ANY($1::uuid[])`;
+
 // Rows made before ExecutionStarted was applied (out-of-order replicas) get their scope now.
 const BACKFILL_SCOPE = `
   UPDATE approvals SET organization_id = $2, project_id = $3, workflow_id = $4
@@ -88,6 +92,9 @@ const RESOLVE_BY_ID = resolveWhere(`a.id = $4`);
 const RESOLVE_BY_STEP = resolveWhere(`a.execution_id = $4 AND a.step_id = $5 AND a.iteration = $6::jsonb`);
 const RESOLVE_BY_EXECUTION = resolveWhere(`a.execution_id = $4`);
 
+/** Bound on {@link ApprovalsProjection}'s approval-free run ids (forgetting one only costs statements). */
+const MAX_TRACKED_RUNS = 100_000;
+
 export interface ApprovalsProjectionOptions {
   /** Row in `projection_checkpoints`; default `approvals`. */
   readonly checkpointName?: string;
@@ -105,6 +112,8 @@ export interface ApprovalsProjectionOptions {
 export class ApprovalsProjection {
   readonly checkpointName: string;
   private readonly clock: () => Date;
+  /** Runs in progress known to have no approval step (insertion-ordered: oldest dropped first). */
+  private readonly withoutApprovals = new Set<string>();
 
   constructor(opts: ApprovalsProjectionOptions = {}) {
     this.checkpointName = opts.checkpointName ?? 'approvals';
@@ -115,9 +124,36 @@ export class ApprovalsProjection {
     if (entries.length === 0) return;
     // An id that is not a uuid cannot be a Jetflow execution: skip it rather than poison the batch.
     const sorted = entries.filter((e) => isUuid(e.executionId)).sort((a, b) => a.seq - b.seq);
-    for (const entry of sorted) await this.applyEntry(manager, entry);
+    const approvalFreeStarts: string[] = [];
+    for (const entry of sorted) {
+      if (this.approvalFree(entry)) {
+        if (entry.events.some((e) => e.type === 'ExecutionStarted')) approvalFreeStarts.push(entry.executionId);
+        continue;
+      }
+      await this.applyEntry(manager, entry);
+    }
+    // Entries of such a run applied before its start was seen (another replica, a replay in another
+    // order) may have left rows (a step output that looked like a decision): the start removes them.
+    if (approvalFreeStarts.length) await manager.query(FORGET_RUNS, [approvalFreeStarts]);
     const maxSeq = Math.max(...entries.map((e) => e.seq));
     await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
+  }
+
+  /**
+   * True for an entry of a run whose pinned definition has no human_approval step (known from its
+   * ExecutionStarted, seen by this process): such a run never has an approval row, so it needs no
+   * statement at all. Entries of runs this process has not seen start are applied in full.
+   */
+  private approvalFree(entry: ProjectionEntry): boolean {
+    const id = entry.executionId;
+    const started = entry.events.find((e) => e.type === 'ExecutionStarted');
+    if (started && !started.definition?.steps?.some((s) => s.step_type === 'human_approval')) {
+      this.withoutApprovals.add(id);
+      if (this.withoutApprovals.size > MAX_TRACKED_RUNS) this.withoutApprovals.delete(this.withoutApprovals.values().next().value!);
+    }
+    if (!this.withoutApprovals.has(id)) return false;
+    if (entry.events.some((e) => e.type === 'ExecutionCompleted')) this.withoutApprovals.delete(id);
+    return true;
   }
 
   /** Highest sequence committed by this projection (0 before the first batch). */

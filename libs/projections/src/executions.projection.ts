@@ -12,11 +12,12 @@ export interface ExecutionsProjectionOptions {
 // may commit batches out of order) and a re-applied entry is a no-op:
 // scope/workflow/started_at and completion are set once; status follows the highest sequence that
 // set it; updated_at follows last_seq; last_seq only moves forward.
-const UPSERT = `
+const UPSERT_HEAD = `
   INSERT INTO executions AS e
     (id, organization_id, project_id, workflow_id, workflow_version, started_at,
      status, status_seq, completed_at, error_code, updated_at, last_seq)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+  VALUES `;
+const UPSERT_TAIL = `
   ON CONFLICT (id) DO UPDATE SET
     organization_id = COALESCE(e.organization_id, EXCLUDED.organization_id),
     project_id = COALESCE(e.project_id, EXCLUDED.project_id),
@@ -57,8 +58,10 @@ export class ExecutionsProjection {
     if (entries.length === 0) return;
     // An id that is not a uuid cannot be a Jetflow execution: skip it rather than poison the batch.
     const patches = foldPatches(entries.filter((e) => isUuid(e.executionId)));
-    // Rows in id order: two replicas committing overlapping batches never deadlock.
-    for (const patch of [...patches.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) await manager.query(UPSERT, upsertParams(patch));
+    // One statement for the batch (one id per row: patches are folded per execution), rows in id
+    // order so two replicas committing overlapping batches never deadlock.
+    const sorted = [...patches.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (sorted.length) await manager.query(upsertSql(sorted.length), sorted.flatMap(upsertParams));
     const maxSeq = Math.max(...entries.map((e) => e.seq));
     await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
   }
@@ -68,6 +71,20 @@ export class ExecutionsProjection {
     const rows: { seq: string }[] = await manager.query(`SELECT seq FROM projection_checkpoints WHERE name = $1`, [this.checkpointName]);
     return rows.length ? Number(rows[0]!.seq) : 0;
   }
+}
+
+const UPSERT_COLUMNS = 12;
+const upsertSqlCache = new Map<number, string>();
+
+/** The upsert for `rows` rows: `VALUES ($1..$12), ($13..$24), ...`. */
+function upsertSql(rows: number): string {
+  let sql = upsertSqlCache.get(rows);
+  if (!sql) {
+    const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: UPSERT_COLUMNS }, (_, c) => `$${r * UPSERT_COLUMNS + c + 1}`).join(', ')})`);
+    sql = UPSERT_HEAD + values.join(', ') + UPSERT_TAIL;
+    if (upsertSqlCache.size < 512) upsertSqlCache.set(rows, sql);
+  }
+  return sql;
 }
 
 function upsertParams(p: ExecutionPatch): unknown[] {
