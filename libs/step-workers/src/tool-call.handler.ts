@@ -3,10 +3,18 @@ import { invokeTool } from '@jetflow/tools';
 import type { HandlerContext, StepHandler } from './step-handler';
 import { terminal } from './step-handler';
 
+/** A tool that answers within this long gets its call and result journaled as one message. */
+export const TOOL_EVENTS_COALESCE_MS = 20;
+
 /**
  * `tool_call`: runs a built-in or the scope's user tool through the registry (arguments checked
- * against its `input_schema` first) and journals `ToolCalled` before and `ToolResulted` after on the
- * execution's `deltas` subject (SSE `tool_call` / `tool_result`). The output is the tool's result.
+ * against its `input_schema` first) and journals `ToolCalled` and `ToolResulted` on the execution's
+ * `deltas` subject (SSE `tool_call` / `tool_result`). The output is the tool's result.
+ *
+ * The journal is progress for SSE clients; the step's result in the decision log is what counts.
+ * Like deltas, it is coalesced: a tool that answers within {@link TOOL_EVENTS_COALESCE_MS} gets one
+ * append holding both events (one JetStream message instead of two on the hot path); a slower one
+ * gets `ToolCalled` as soon as that time has passed, so clients see the call while it runs.
  */
 export const toolCallHandler: StepHandler = async (task, ctx) => {
   const name = task.parameters['tool'];
@@ -16,23 +24,31 @@ export const toolCallHandler: StepHandler = async (task, ctx) => {
   const base = { step_id: task.step_id, ...(task.iteration?.length ? { iteration: task.iteration } : {}), tool: name };
   const now = () => (ctx.clock?.() ?? new Date()).toISOString();
 
-  // Before the call and not best effort: if it cannot be journaled, nothing has been called yet.
-  await ctx.stream?.appendStream(task.execution_id, [{ type: 'ToolCalled', ...base, arguments: args, at: now() }]);
-  const outcome = await invokeTool(ctx.tools, task.scope, name, args, {
+  const called: StreamEvent = { type: 'ToolCalled', ...base, arguments: args, at: now() };
+  const invocation = invokeTool(ctx.tools, task.scope, name, args, {
     signal: ctx.signal,
     idempotencyKey: `${task.execution_id}:${stepKey(task.step_id, task.iteration)}`,
     ...(task.timeout_seconds ? { timeoutMs: task.timeout_seconds * 1000 } : {}),
   });
-  await emit(ctx, task.execution_id, { type: 'ToolResulted', ...base, result: outcome.ok ? outcome.result : { error: outcome.error }, at: now() });
+  let timer: NodeJS.Timeout | undefined;
+  const fast = await Promise.race([invocation, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), TOOL_EVENTS_COALESCE_MS)))]);
+  clearTimeout(timer);
+  const pending: StreamEvent[] = [called];
+  if (!fast) {
+    await emit(ctx, task.execution_id, pending.splice(0));
+  }
+  const outcome = fast ?? (await invocation);
+  pending.push({ type: 'ToolResulted', ...base, result: outcome.ok ? outcome.result : { error: outcome.error }, at: now() });
+  await emit(ctx, task.execution_id, pending);
   if (outcome.ok) return { ok: true, output: outcome.result };
   return { ok: false, error: outcome.error, retryable: outcome.retryable, ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}) };
 };
 
-/** After the call: failing the step here would call the tool again; the result is in the log anyway. */
-async function emit(ctx: HandlerContext, executionId: string, event: StreamEvent): Promise<void> {
+/** Best effort: failing the step here would call the tool again; its result is in the decision log anyway. */
+async function emit(ctx: HandlerContext, executionId: string, events: StreamEvent[]): Promise<void> {
   if (!ctx.stream) return;
   try {
-    await ctx.stream.appendStream(executionId, [event]);
+    await ctx.stream.appendStream(executionId, events);
   } catch {
     /* best effort */
   }
