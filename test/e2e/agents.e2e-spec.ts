@@ -225,6 +225,49 @@ describe('agents and agent_execution (HTTP + SSE, fake OpenAI-compatible provide
     expect(exec.result).toMatchObject({ response: 'The answer is 5, computed offline.', tool_calls: [{ tool: 'json_query', result: 5 }] });
   });
 
+  it("refuses an agent's base_url at the cloud metadata address: TOOL_ERROR like api_call, not retried", async () => {
+    const agent = await createAgent({ name: 'Metadata', model: 'meta', provider: { kind: 'openai', base_url: 'http://169.254.169.254/v1' } });
+    const wf = await createWorkflow(agent.id, { retry: { max_attempts: 3, backoff_seconds: 0.05 } });
+    const { exec, messages } = await run(wf, { current_message: 'hi' });
+    expect(exec.status).toBe('failed');
+    expect(exec.error).toMatchObject({ code: 'TOOL_ERROR', message: expect.stringMatching(/^outbound call refused: 169\.254\.169\.254 is a link-local/) });
+    expect(messages.filter((m) => m.event === 'step_start' && m.data.step === 'agent')).toHaveLength(1);
+  });
+
+  it("runs an agent whose own base_url is the loopback fake when private ranges are allowed (the default, as for api_call)", async () => {
+    llm.script('own-endpoint', [{ content: 'Served by my own endpoint.' }]);
+    const agent = await createAgent({ name: 'Own', model: 'own-endpoint', provider: { kind: 'openai', base_url: llm.baseUrl } });
+    const { exec, messages } = await run(await createWorkflow(agent.id), { current_message: 'hi' });
+    expect(exec.status).toBe('completed');
+    expect(exec.result.response).toBe('Served by my own endpoint.');
+    expect(deltasOf(messages).join('')).toBe('Served by my own endpoint.');
+    expect(llm.requestsFor('own-endpoint')).toHaveLength(1);
+  });
+
+  it("refuses an agent's loopback base_url when the worker disallows private ranges (API_CALL_ALLOW_PRIVATE=false)", async () => {
+    llm.script('private-endpoint', [{ content: 'never' }]);
+    const at = new Date().toISOString();
+    const handler = createAgentExecutionHandler({
+      events: new EventStore(sys.jetflow.nc, {}),
+      openai: {},
+      agents: { get: async () => ({ id: 'p', name: 'p', system_prompt: '', model: 'private-endpoint', tools: [], provider: { kind: 'openai', base_url: llm.baseUrl }, created_at: at, updated_at: at }) },
+    });
+    const executionId = `private-${Date.now()}`;
+    const task: StepTask = {
+      execution_id: executionId,
+      step_id: 'agent',
+      attempt: 1,
+      step_type: 'agent_execution',
+      parameters: { agent_id: 'p' },
+      scope: { organization_id: SCOPE_HEADERS['X-elevAIte-OrganizationId'], project_id: SCOPE_HEADERS['X-elevAIte-ProjectId'] },
+      input: { current_message: 'hi' },
+      idempotency_key: `${executionId}:agent:1`,
+    };
+    const outcome = await handler(task, { signal: new AbortController().signal, secrets: {}, allowPrivateNetworks: false });
+    expect(outcome).toMatchObject({ ok: false, retryable: false, error: { code: 'TOOL_ERROR', message: expect.stringMatching(/127\.0\.0\.1 is a private address/) } });
+    expect(llm.requestsFor('private-endpoint')).toHaveLength(0);
+  });
+
   it('resumes a redelivered attempt from its journal: recorded tool calls are not run again', async () => {
     // The log of an attempt whose worker died after turn 0's tool result: replay it into a fresh handler.
     const events = new EventStore(sys.jetflow.nc, {});

@@ -7,6 +7,7 @@ import { buildConversation } from './conversation';
 import { ModelCallError, type ChatMessage, type ChatModel, type ModelToolCall, type ToolSpec, type Usage } from './chat-model';
 import { DeltaCoalescer } from './delta-coalescer';
 import { MockChatModel } from './mock.chat-model';
+import type { ModelOutbound } from './guarded-fetch';
 import { OpenAiChatModel } from './openai.chat-model';
 import { agentToolsFrom } from './tools.adapter';
 
@@ -25,8 +26,11 @@ export interface AgentHandlerDeps {
   readonly tools?: AgentTools;
   /** OPENAI_API_KEY / OPENAI_BASE_URL from config: used when the agent names none. */
   readonly openai: { readonly apiKey?: string; readonly baseURL?: string };
-  /** Builds the model for an agent; defaults to the OpenAI client or the mock script. */
-  readonly modelFor?: (agent: AgentView, secrets: Readonly<Record<string, string>>) => ChatModel;
+  /**
+   * Builds the model for an agent; defaults to the OpenAI client or the mock script. `outbound` is
+   * the worker's outbound policy (api_call's), which an agent's own `base_url` must pass.
+   */
+  readonly modelFor?: (agent: AgentView, secrets: Readonly<Record<string, string>>, outbound: ModelOutbound) => ChatModel;
   readonly clock?: () => Date;
   /** Longest a streamed token waits before it is appended (default 50 ms). */
   readonly deltaWindowMs?: number;
@@ -50,7 +54,7 @@ export interface AgentToolCallRecord {
  */
 export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler {
   const clock = deps.clock ?? (() => new Date());
-  const modelFor = deps.modelFor ?? ((agent, secrets) => defaultModel(agent, secrets, deps.openai));
+  const modelFor = deps.modelFor ?? ((agent, secrets, outbound) => defaultModel(agent, secrets, deps.openai, outbound));
   return async (task, ctx) => {
     const p = task.parameters;
     const agentId = p['agent_id'];
@@ -85,7 +89,8 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
       return fail('AGENT_ERROR', `journal unreadable: ${toErrorBody(err).message}`, true);
     }
 
-    const run = new AgentRun(task, agent, tools, registry, modelFor(agent, ctx.secrets), deps, clock, signal);
+    const outbound: ModelOutbound = { policy: ctx.outbound ?? { allowPrivate: ctx.allowPrivateNetworks }, ...(ctx.tools?.resolver ? { resolver: ctx.tools.resolver } : {}) };
+    const run = new AgentRun(task, agent, tools, registry, modelFor(agent, ctx.secrets, outbound), deps, clock, signal);
     try {
       return await run.execute(buildConversation(agent, task), earlier, maxIterations);
     } catch (err) {
@@ -234,11 +239,15 @@ class AgentRun {
   }
 }
 
-function defaultModel(agent: AgentView, secrets: Readonly<Record<string, string>>, openai: AgentHandlerDeps['openai']): ChatModel {
+function defaultModel(agent: AgentView, secrets: Readonly<Record<string, string>>, openai: AgentHandlerDeps['openai'], outbound: ModelOutbound): ChatModel {
   if (agent.provider.kind === 'mock') return new MockChatModel(agent.mock?.script ?? [{ content: '' }], agent.mock?.chunk_size);
   const apiKey = agent.provider.api_key_secret ? secrets[agent.provider.api_key_secret] : openai.apiKey;
-  const baseURL = agent.provider.base_url ?? openai.baseURL;
-  return new OpenAiChatModel({ ...(apiKey ? { apiKey } : {}), ...(baseURL ? { baseURL } : {}) });
+  if (agent.provider.base_url) {
+    // A workflow author's endpoint goes where api_call may go, and nowhere else.
+    return new OpenAiChatModel({ ...(apiKey ? { apiKey } : {}), baseURL: agent.provider.base_url, outbound });
+  }
+  // OPENAI_BASE_URL (or OpenAI's own) is operator config, trusted like the rest of it.
+  return new OpenAiChatModel({ ...(apiKey ? { apiKey } : {}), ...(openai.baseURL ? { baseURL: openai.baseURL } : {}) });
 }
 
 function parseArguments(text: string): unknown {

@@ -1,22 +1,35 @@
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { ModelCallError, type ChatModel, type ChatRequest, type ChatTurnResult, type ModelToolCall, type Usage } from './chat-model';
+import { guardedFetch, ModelEndpointRefusedError, type ModelOutbound } from './guarded-fetch';
 
 export interface OpenAiModelOptions {
   readonly baseURL?: string;
   readonly apiKey?: string;
+  /**
+   * When set, every request (and redirect hop) goes through the outbound guard under this policy,
+   * as api_call does; a refused endpoint fails the call with a terminal TOOL_ERROR.
+   */
+  readonly outbound?: ModelOutbound;
 }
 
 /**
  * Any OpenAI-compatible chat-completions endpoint, streamed through the `openai` package. The
  * package's own retries are off: retrying is the engine's job (the step's `retry`), so a failure
  * here is classified once: 429 → RATE_LIMIT (Retry-After kept), 5xx/408/connection → retryable
- * AGENT_ERROR, other 4xx → terminal AGENT_ERROR.
+ * AGENT_ERROR, other 4xx → terminal AGENT_ERROR; an endpoint the outbound guard refuses → terminal
+ * TOOL_ERROR (the code api_call reports for the same refusal).
  */
 export class OpenAiChatModel implements ChatModel {
   private readonly client: OpenAI;
   constructor(opts: OpenAiModelOptions) {
-    this.client = new OpenAI({ apiKey: opts.apiKey || 'unset', ...(opts.baseURL ? { baseURL: opts.baseURL } : {}), maxRetries: 0, timeout: 600_000 });
+    this.client = new OpenAI({
+      apiKey: opts.apiKey || 'unset',
+      ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
+      ...(opts.outbound ? { fetch: guardedFetch(opts.outbound) } : {}),
+      maxRetries: 0,
+      timeout: 600_000,
+    });
   }
 
   async complete(request: ChatRequest, onContent: (text: string) => void, signal: AbortSignal): Promise<ChatTurnResult> {
@@ -66,6 +79,9 @@ function toOpenAiTool(t: ChatRequest['tools'][number]): ChatCompletionTool {
 
 function classify(err: unknown): ModelCallError {
   if (err instanceof ModelCallError) return err;
+  const refused = refusalIn(err);
+  // Same code and message as an api_call refusal; the detail says which URL it was.
+  if (refused) return new ModelCallError({ code: refused.code, message: refused.message, details: [{ path: 'provider.base_url', message: "the agent's model endpoint" }] }, false);
   if (err instanceof APIUserAbortError) return new ModelCallError({ code: 'TIMEOUT', message: 'model call aborted' }, true);
   if (err instanceof APIConnectionError) return new ModelCallError({ code: 'AGENT_ERROR', message: `model provider unreachable: ${err.message}` }, true);
   if (err instanceof APIError && typeof err.status === 'number') {
@@ -77,6 +93,14 @@ function classify(err: unknown): ModelCallError {
   if (err instanceof Error && err.name === 'AbortError') return new ModelCallError({ code: 'TIMEOUT', message: 'model call aborted' }, true);
   // A broken stream mid-response (socket reset, bad chunk) is a transient provider failure.
   return new ModelCallError({ code: 'AGENT_ERROR', message: `model stream failed: ${err instanceof Error ? err.message : String(err)}` }, true);
+}
+
+/** The guard's refusal, thrown by our fetch and wrapped by the client (as `cause`) or not. */
+function refusalIn(err: unknown): ModelEndpointRefusedError['refusal'] | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e instanceof ModelEndpointRefusedError) return e.refusal;
+  }
+  return undefined;
 }
 
 /** Retry-After in seconds (delta-seconds or an HTTP date), when present and sane. */
