@@ -48,6 +48,10 @@ export interface LoadResult {
   latencyMs: number[];
   firstEventMs: number[];
   stepGapMs: number[];
+  /** observe=sse: streams that ended with `complete` but held fewer than 2 non-trigger step_complete events (no step-to-step sample). */
+  shortStreams: number;
+  /** `complete` status (sse) or ExecutionCompleted status (log) → count. */
+  completeStatuses: Record<string, number>;
   ids: string[];
   /** ExecutionCompleted count per id seen on the log (observe=log only). */
   completedCounts?: Record<string, number>;
@@ -78,6 +82,7 @@ interface SseTimes {
   firstEvent?: number;
   stepCompletes: number[];
   complete?: number;
+  status?: string;
 }
 
 /** Follows /stream until `complete` (or error); resolves with arrival times. */
@@ -115,6 +120,12 @@ function followSse(agent: http.Agent, url: string, headers: Record<string, strin
           }
           if (ev === 'complete') {
             times.complete = t;
+            try {
+              const d = /^data: ?(.*)$/m.exec(block);
+              times.status = (JSON.parse(d ? d[1]! : '{}') as { status?: string }).status ?? 'unknown';
+            } catch {
+              times.status = 'unparsable';
+            }
             req.destroy();
             resolve(times);
             return;
@@ -134,6 +145,7 @@ class LogWatcher {
   private waiters = new Map<string, () => void>();
   private early = new Set<string>();
   counts: Record<string, number> = {};
+  statuses: Record<string, number> = {};
   private stop?: () => void;
   static async open(nc: NatsConnection, stream: string): Promise<LogWatcher> {
     const w = new LogWatcher();
@@ -149,6 +161,13 @@ class LogWatcher {
         const id = m.subject.split('.')[2]!;
         const n = (text.match(/"type":"ExecutionCompleted"/g) ?? []).length || 1;
         w.counts[id] = (w.counts[id] ?? 0) + n;
+        try {
+          const parsed = JSON.parse(text) as unknown;
+          const events = (Array.isArray(parsed) ? parsed : ((parsed as { events?: unknown[] }).events ?? [])) as { type?: string; status?: string }[];
+          for (const e of events) if (e.type === 'ExecutionCompleted') w.statuses[e.status ?? 'unknown'] = (w.statuses[e.status ?? 'unknown'] ?? 0) + 1;
+        } catch {
+          /* not an array of events: counted above */
+        }
         const fn = w.waiters.get(id);
         if (fn) {
           w.waiters.delete(id);
@@ -177,7 +196,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
     nc = await connect({ servers: job.natsUrl });
     watcher = await LogWatcher.open(nc, job.stream);
   }
-  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
+  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
   const body = JSON.stringify({ trigger: job.trigger });
   const t0 = now();
   const tEnd = t0 + job.durationMs;
@@ -203,6 +222,8 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
         done = times.complete;
         if (times.firstEvent !== undefined) res.firstEventMs.push(times.firstEvent - scheduled);
         for (let i = 1; i < times.stepCompletes.length; i++) res.stepGapMs.push(times.stepCompletes[i]! - times.stepCompletes[i - 1]!);
+        if (times.stepCompletes.length < 2) res.shortStreams++;
+        res.completeStatuses[times.status!] = (res.completeStatuses[times.status!] ?? 0) + 1;
       }
       res.completed++;
       if (done <= tEnd) res.completedInWindow++;
@@ -240,6 +261,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
   if (watcher) {
     await sleep(200);
     res.completedCounts = watcher.counts;
+    res.completeStatuses = watcher.statuses;
     watcher.close();
   }
   await nc?.close();
@@ -253,7 +275,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
 async function runHttp(job: HttpJob): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.mode === 'closed' ? (job.concurrency ?? 1) : 512 });
-  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
+  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
   const t0 = now();
   const tEnd = t0 + job.durationMs;
   const one = async (scheduled: number) => {

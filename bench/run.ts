@@ -16,6 +16,7 @@ import { cpuMs, freePort, median, peakRssMiB, round, sleep, summarize, waitForPo
 import { w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
 import { renderChart, type Series } from './chart';
+import { api, HEADERS, probeRun, verificationText, verify, type Verification } from './lib/api';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -25,7 +26,6 @@ const P = QUICK
   ? { dur: 1500, warm: 700, runs: 1, conc: 64, w5: 1000, restateConc: [64], distributed: false, w2a: false }
   : { dur: 5000, warm: 2000, runs: 3, conc: 64, w5: 10_000, restateConc: [64, 128], distributed: true, w2a: true };
 
-const HEADERS = { 'X-elevAIte-OrganizationId': 'org-bench', 'X-elevAIte-ProjectId': 'proj-bench', 'X-elevAIte-UserId': 'user-bench' };
 const STREAM = 'JETFLOW_EXECUTIONS';
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
@@ -71,46 +71,10 @@ const WORKFLOWS: Record<string, unknown[]> = {
   ],
 };
 
-async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string }> {
-  const r = await fetch(base + path, { method, headers: { ...HEADERS, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, json, text };
-}
-
 async function createWorkflow(base: string, name: string, steps: unknown[]): Promise<{ id?: string; error?: string }> {
   const r = await api(base, 'POST', '/api/workflows', { name: `bench-${name}`, description: 'bench', steps });
   if (r.status !== 201 && r.status !== 200) return { error: `${r.status} ${r.text.slice(0, 400)}` };
   return { id: r.json.id };
-}
-
-/** Exactly one ExecutionCompleted in every execution's log (events endpoint); and nothing else missing. */
-async function verify(base: string, ids: string[], started: number): Promise<{ checked: number; ok: number; lost: number; duplicated: number; notStarted: number }> {
-  let ok = 0,
-    lost = 0,
-    dup = 0;
-  const queue = [...ids];
-  await Promise.all(
-    Array.from({ length: 16 }, async () => {
-      for (let id = queue.pop(); id; id = queue.pop()) {
-        let n = -1;
-        for (let attempt = 0; attempt < 3 && n < 1; attempt++) {
-          const r = await api(base, 'GET', `/api/executions/${id}/events`);
-          n = r.status === 200 ? (r.text.match(/"type":"ExecutionCompleted"/g) ?? []).length : 0;
-          if (n < 1) await sleep(500);
-        }
-        if (n === 1) ok++;
-        else if (n === 0) lost++;
-        else dup++;
-      }
-    }),
-  );
-  return { checked: ids.length, ok, lost, duplicated: dup, notStarted: started - ids.length };
 }
 
 async function streamSeqs(natsUrl: string): Promise<number> {
@@ -140,6 +104,15 @@ interface Row {
 }
 const rows: Row[] = [];
 const raw: Record<string, unknown> = {};
+/** Lost or duplicated executions: the only findings that make the harness exit non-zero (besides crashing). */
+const problems: string[] = [];
+/** Runs that ended but not `completed` (the workload did not run the shape it names): reported, rows marked INVALID. */
+const warnings: string[] = [];
+function record(what: string, v: Verification): Verification {
+  if (v.lost || v.duplicated || v.duplicatedSteps) problems.push(`${what}: lost ${v.lost}, duplicated ${v.duplicated}, duplicated step results ${v.duplicatedSteps} (of ${v.checked})`);
+  if (v.failed) warnings.push(`${what}: ${v.failed}/${v.checked} executions ended not completed, e.g. ${v.failedSamples.join('; ')}`);
+  return v;
+}
 const addRow = (r: Row) => {
   rows.push(r);
   log(`${r.id} ${r.workload}: ${round(r.value, 1)} ${r.unit}${r.p99 !== undefined ? ` p50=${round(r.p50!)} p99=${round(r.p99)}` : ''}${r.verified ? ` [${r.verified}]` : ''}`);
@@ -156,7 +129,7 @@ interface ThroughputOut {
   msgsPerExec?: number;
 }
 
-async function throughput(stack: Stack, workflowId: string, trigger: Record<string, unknown>, conc: number, countMsgs = false): Promise<ThroughputOut> {
+async function throughput(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, conc: number, countMsgs = false): Promise<ThroughputOut> {
   const job: JetflowJob = { kind: 'jetflow', baseUrl: stack.baseUrl, workflowId, headers: HEADERS, trigger, mode: 'closed', concurrency: conc, durationMs: P.warm, observe: 'log', natsUrl: stack.nats.url, stream: STREAM };
   await load(job); // warm-up (not measured)
   const meter = new CpuMeter(() => stack.processes());
@@ -180,10 +153,11 @@ async function throughput(stack: Stack, workflowId: string, trigger: Record<stri
   }
   const ids = results.flatMap((r) => r.ids);
   const started = results.reduce((a, r) => a + r.started, 0);
-  const v = await verify(stack.baseUrl, ids, started);
+  const v = record(what, await verify(stack.baseUrl, ids, started));
   const dupOnLog = results.reduce((a, r) => a + Object.values(r.completedCounts ?? {}).filter((n) => n > 1).length, 0);
+  if (dupOnLog) problems.push(`${what}: ${dupOnLog} executions with 2+ ExecutionCompleted seen on the log`);
   const errors = results.reduce((a, r) => a + r.errors, 0);
-  const verified = `${v.ok}/${v.checked} ok, lost ${v.lost}, dup ${v.duplicated + dupOnLog}, errors ${errors}`;
+  const verified = verificationText({ ...v, duplicated: v.duplicated + dupOnLog }, errors);
   if (errors) log('errors:', results.flatMap((r) => r.errorSamples).slice(0, 3));
   return {
     tps,
@@ -197,11 +171,11 @@ async function throughput(stack: Stack, workflowId: string, trigger: Record<stri
   };
 }
 
-async function openLoop(stack: Stack, workflowId: string, trigger: Record<string, unknown>, rate: number, durationMs: number): Promise<{ res: LoadResult; verified: string }> {
+async function openLoop(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, rate: number, durationMs: number): Promise<{ res: LoadResult; verified: string }> {
   const res = await load({ kind: 'jetflow', baseUrl: stack.baseUrl, workflowId, headers: HEADERS, trigger, mode: 'open', rate, durationMs, observe: 'sse', natsUrl: stack.nats.url, stream: STREAM });
-  const v = await verify(stack.baseUrl, res.ids, res.started);
+  const v = record(what, await verify(stack.baseUrl, res.ids, res.started));
   if (res.errors) log('errors:', res.errorSamples.slice(0, 3));
-  return { res, verified: `${v.ok}/${v.checked} ok, lost ${v.lost}, dup ${v.duplicated}, errors ${res.errors}` };
+  return { res, verified: verificationText(v, res.errors) };
 }
 
 const peakRss = (c: CpuSample[]) => Math.max(...c.flatMap((x) => Object.entries(x.peakRssMiB).filter(([k]) => k.startsWith('jetflow')).map(([, v]) => v)));
@@ -275,11 +249,15 @@ async function main() {
     }
     if (Object.keys(unsupported).length) log('rejected workflows:', unsupported);
     raw['rejected'] = unsupported;
+    // One run of each shape before measuring: a shape that ends `failed` (e.g. a tool the build
+    // lacks) would otherwise be timed and counted as if it had done its steps.
+    const invalid = await probeShapes(stack.baseUrl, ids);
+    const inv = (key: string) => (invalid[key] ? `INVALID: a probe run ${invalid[key]}; ` : '');
 
     const w1 = async (key: 'w1a' | 'w1b', label: string) => {
-      const out = await throughput(stack, ids[key]!, { kind: 'api', n: 1 }, P.conc, true);
+      const out = await throughput(`${key} all-in-one`, stack, ids[key]!, { kind: 'api', n: 1 }, P.conc, true);
       const s = summarize(out.lat);
-      addRow({ id: key === 'w1a' ? 'W1a' : 'W1b', workload: label, layout: 'all-in-one', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, peakRssMiB: peakRss(out.cpu), verified: out.verified, note: `c=${P.conc} closed loop; ${round(out.msgsPerExec ?? NaN, 2)} JetStream msgs/exec` });
+      addRow({ id: key === 'w1a' ? 'W1a' : 'W1b', workload: label, layout: 'all-in-one', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, peakRssMiB: peakRss(out.cpu), verified: out.verified, note: `${inv(key)}c=${P.conc} closed loop; ${round(out.msgsPerExec ?? NaN, 2)} JetStream msgs/exec` });
       raw[key] = { tps: out.tps, cpu: out.cpu, msgsPerExec: out.msgsPerExec, latency: s };
       return out;
     };
@@ -292,12 +270,16 @@ async function main() {
       const pts: Series['points'] = [];
       for (const f of [0.1, 0.5]) {
         const rate = Math.max(1, Math.round(max * f));
-        const { res, verified } = await openLoop(stack, ids[key]!, { kind: 'api', n: 1 }, rate, P.dur);
+        const { res, verified } = await openLoop(`W2 ${key} at ${f * 100}%`, stack, ids[key]!, { kind: 'api', n: 1 }, rate, P.dur);
         const s = summarize(res.latencyMs);
         const fe = summarize(res.firstEventMs);
         const gap = summarize(res.stepGapMs);
-        addRow({ id: 'W2', workload: `${label}: execute → complete (SSE) at ${f * 100}% of W1 max`, layout: 'all-in-one', metric: 'achieved', value: res.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified, note: `offered ${rate}/s` });
-        if (key === 'w1b') addRow({ id: 'W2', workload: `${label}: step-to-step (step_complete → next step_complete, server event times) at ${f * 100}%`, layout: 'all-in-one', metric: 'p50', value: gap.p50, unit: 'ms', p50: gap.p50, p99: gap.p99, p999: gap.p999 });
+        const statuses = Object.entries(res.completeStatuses).map(([k, n]) => `${k} ${n}`).join(', ');
+        addRow({ id: 'W2', workload: `${label}: execute → complete (SSE) at ${f * 100}% of W1 max`, layout: 'all-in-one', metric: 'achieved', value: res.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified, note: `${inv(key)}offered ${rate}/s; complete: ${statuses || 'none'}` });
+        // Gaps need two worker-step results in one stream: none means the runs did not get that far
+        // (a run that fails at its first tool call has one), which the note says instead of a bare N/A.
+        const why = gap.n === 0 ? `no samples: ${res.shortStreams} of ${res.completed} streams had < 2 step_complete after the trigger (complete: ${statuses || 'none'})` : `${gap.n} gaps`;
+        if (key === 'w1b') addRow({ id: 'W2', workload: `${label}: step-to-step (step_complete → next step_complete, server event times) at ${f * 100}%`, layout: 'all-in-one', metric: 'p50', value: gap.p50, unit: 'ms', p50: gap.p50, p99: gap.p99, p999: gap.p999, note: `${inv(key)}${why}` });
         addRow({ id: 'W6', workload: `${label}: execute → first SSE event at ${f * 100}%`, layout: 'all-in-one', metric: 'p50', value: fe.p50, unit: 'ms', p50: fe.p50, p99: fe.p99, p999: fe.p999 });
         pts.push({ x: res.throughput, p50: s.p50, p99: s.p99 });
         raw[`w2_${key}_${f}`] = { latency: s, firstEvent: fe, stepGap: gap, offered: rate, achieved: res.throughput };
@@ -309,16 +291,16 @@ async function main() {
 
     // ---------- W3 fan-out ----------
     if (ids['w3']) {
-      const out = await throughput(stack, ids['w3'], { kind: 'api' }, 32);
+      const out = await throughput('W3', stack, ids['w3'], { kind: 'api' }, 32);
       const s = summarize(out.lat);
-      addRow({ id: 'W3', workload: 'parallel of 10 data_transform branches → join', layout: 'all-in-one', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, verified: out.verified, note: 'c=32 closed loop' });
+      addRow({ id: 'W3', workload: 'parallel of 10 data_transform branches → join', layout: 'all-in-one', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, verified: out.verified, note: `${inv('w3')}c=32 closed loop` });
     } else addRow({ id: 'W3', workload: 'parallel of 10 branches → join', layout: 'all-in-one', metric: 'N/A', value: NaN, unit: '', note: `engine rejected the workflow: ${unsupported['w3']?.slice(0, 120)}` });
 
     // ---------- W4 payloads ----------
     for (const size of [100, 4096, 65536]) {
-      const out = await throughput(stack, ids['w4']!, { kind: 'api', blob: 'x'.repeat(size) }, 32);
+      const out = await throughput(`W4 ${size} B`, stack, ids['w4']!, { kind: 'api', blob: 'x'.repeat(size) }, 32);
       const s = summarize(out.lat);
-      addRow({ id: 'W4', workload: `3 × data_transform, ${size >= 1024 ? size / 1024 + ' KB' : size + ' B'} output per step`, layout: 'all-in-one', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, verified: out.verified, note: 'c=32 closed loop' });
+      addRow({ id: 'W4', workload: `3 × data_transform, ${size >= 1024 ? size / 1024 + ' KB' : size + ' B'} output per step`, layout: 'all-in-one', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, verified: out.verified, note: `${inv('w4')}c=32 closed loop` });
     }
 
     // ---------- W5 burst ----------
@@ -328,9 +310,9 @@ async function main() {
       await meter.start();
       const res = await load(job);
       const c = await meter.stop();
-      const v = await verify(stack.baseUrl, res.ids, res.started);
+      const v = record('W5', await verify(stack.baseUrl, res.ids, res.started));
       const s = summarize(res.latencyMs);
-      addRow({ id: 'W5', workload: `burst: ${P.w5} executes (W1b shape) offered in 1 s`, layout: 'all-in-one', metric: 'time to drain', value: res.lastDoneMs, unit: 'ms', p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: c.totalMs / Math.max(1, res.completed), verified: `${v.ok}/${v.checked} ok, lost ${v.lost}, dup ${v.duplicated}, errors ${res.errors}`, note: `${res.completed}/${res.started} completed; ${round(res.completed / (res.lastDoneMs / 1000), 0)} exec/s` });
+      addRow({ id: 'W5', workload: `burst: ${P.w5} executes (W1b shape) offered in 1 s`, layout: 'all-in-one', metric: 'time to drain', value: res.lastDoneMs, unit: 'ms', p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: c.totalMs / Math.max(1, res.completed), verified: verificationText(v, res.errors), note: `${inv('w1b')}${res.completed}/${res.started} completed; ${round(res.completed / (res.lastDoneMs / 1000), 0)} exec/s` });
       if (res.errors) log('W5 errors:', res.errorSamples);
     }
 
@@ -360,7 +342,7 @@ async function main() {
     const a = await createWorkflow(stack.baseUrl, 'w1a', WORKFLOWS['w1a']!);
     const b = await createWorkflow(stack.baseUrl, 'w1b', WORKFLOWS['w1b']!);
     for (const [key, id, label] of [['W1a', a.id!, 'trigger → 3 × data_transform'], ['W1b', b.id!, 'trigger → 3 × tool_call noop']] as const) {
-      const out = await throughput(stack, id, { kind: 'api', n: 1 }, P.conc);
+      const out = await throughput(`${key} distributed`, stack, id, { kind: 'api', n: 1 }, P.conc);
       const s = summarize(out.lat);
       addRow({ id: key, workload: label, layout: 'distributed (4 procs)', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, peakRssMiB: peakRss(out.cpu), verified: out.verified, note: `c=${P.conc}; CPU by process (ms/exec): ${Object.entries(out.cpu[0]!.byGroup).map(([k, v]) => `${k} ${round(v / Math.max(1, out.results[0]!.completed), 2)}`).join(', ')}` });
     }
@@ -391,15 +373,36 @@ async function main() {
   const base = join(dir, `${stamp}${QUICK ? '-quick' : ''}`);
   const targets = evaluateTargets(rows, raw, restate);
   const loadavgAtEnd = loadavg().map((x) => round(x, 1));
-  writeFileSync(`${base}.json`, JSON.stringify({ meta: { ...meta, loadavgAtEnd }, rows, targets, raw, elapsedS: (Date.now() - t0) / 1000 }, null, 1));
+  writeFileSync(`${base}.json`, JSON.stringify({ meta: { ...meta, loadavgAtEnd }, rows, targets, problems, warnings, raw, elapsedS: (Date.now() - t0) / 1000 }, null, 1));
   writeFileSync(`${base}.svg`, renderChart(chart, `Jetflow vs Restate: throughput vs latency (${meta.date.slice(0, 10)}, ${meta.cpu})`));
   const table = markdownTable(rows);
-  writeFileSync(`${base}.md`, `# Bench ${meta.date}${QUICK ? ' (quick)' : ''}\n\n${machineLine(meta)} Load average (1/5/15 min) at start ${meta.loadavgAtStart.join('/')}, at end ${loadavgAtEnd.join('/')} (other processes on the machine share its 2 cores).\n\n${table}\n\n## Targets\n\n${targets.map((t) => `- ${t.met === null ? '–' : t.met ? '✅' : '❌'} ${t.target}: ${t.actual}`).join('\n')}\n\n![chart](${stamp}${QUICK ? '-quick' : ''}.svg)\n`);
+  const findings = [...problems.map((p) => `- ❗ lost/duplicated: ${p}`), ...warnings.map((w) => `- ⚠️ ${w}`)].join('\n');
+  writeFileSync(`${base}.md`, `# Bench ${meta.date}${QUICK ? ' (quick)' : ''}\n\n${machineLine(meta)} Load average (1/5/15 min) at start ${meta.loadavgAtStart.join('/')}, at end ${loadavgAtEnd.join('/')} (other processes on the machine share its 2 cores).\n\n${table}\n\n## Targets\n\n${targets.map((t) => `- ${t.met === null ? '–' : t.met ? '✅' : '❌'} ${t.target}: ${t.actual}`).join('\n')}\n${findings ? `\n## Verification findings\n\n${findings}\n` : ''}\n![chart](${stamp}${QUICK ? '-quick' : ''}.svg)\n`);
   console.log(table);
   console.log('\nTargets:\n' + targets.map((t) => `  ${t.met === null ? '-' : t.met ? 'MET   ' : 'MISSED'} ${t.target}: ${t.actual}`).join('\n'));
+  if (warnings.length) console.log('\nWarnings (runs that did not end completed; rows marked INVALID):\n' + warnings.map((w) => `  ${w}`).join('\n'));
+  if (problems.length) console.log('\nVERIFICATION FAILED (lost or duplicated executions):\n' + problems.map((p) => `  ${p}`).join('\n'));
   console.log(`\nwrote ${base}.{json,md,svg} in ${round((Date.now() - t0) / 1000, 0)} s`);
   loadgen.kill();
-  process.exit(0);
+  // Thresholds never fail the run; lost or duplicated executions do (CI smoke check).
+  process.exit(problems.length ? 1 : 0);
+}
+
+/** One run of each measured shape; the ones that do not end `completed`, with what happened. */
+async function probeShapes(base: string, ids: Record<string, string>): Promise<Record<string, string>> {
+  const triggers: Record<string, Record<string, unknown>> = { w1a: { kind: 'api', n: 1 }, w1b: { kind: 'api', n: 1 }, w3: { kind: 'api' }, w4: { kind: 'api', blob: 'x' } };
+  const invalid: Record<string, string> = {};
+  for (const [key, trigger] of Object.entries(triggers)) {
+    if (!ids[key]) continue;
+    const r = await probeRun(base, ids[key], trigger);
+    if (!r.ok) {
+      invalid[key] = r.detail.slice(0, 200);
+      warnings.push(`${key}: a probe run ${r.detail}`);
+      log(`probe ${key}: ${r.detail}`);
+    }
+  }
+  raw['invalidShapes'] = invalid;
+  return invalid;
 }
 
 function findEvents(body: any): any[] {
@@ -437,18 +440,21 @@ function evaluateTargets(rs: Row[], rawData: Record<string, any>, restate?: Rest
   const w2at10 = rawData['w2_w1b_0.1'];
   const rs1 = restate?.find((r) => r.fsync === 'off');
   const rsOn = restate?.find((r) => r.fsync === 'on');
-  const t = (target: string, met: boolean | null, actual: string) => ({ target, met, actual });
+  const invalid: Record<string, string> = rawData['invalidShapes'] ?? {};
+  // A shape whose runs did not complete measured something else: no verdict, say why.
+  const t = (target: string, met: boolean | null, actual: string, shape?: string) => (shape && invalid[shape] ? { target, met: null, actual: `INVALID (${shape}: a probe run ${invalid[shape]}); measured ${actual}` } : { target, met, actual });
+  const gapVerdict = (ok: (g: any) => boolean) => (w2at50 && w2at50.stepGap.n > 0 ? ok(w2at50.stepGap) : null);
   const w7 = rawData['w7'];
   const firstP99 = Math.max(rawData['w2_w1b_0.1']?.firstEvent?.p99 ?? NaN, rawData['w2_w1b_0.5']?.firstEvent?.p99 ?? NaN);
   return [
-    t('W1(a) ≥ 3,000 exec/s', w1a >= 3000, `${round(w1a, 0)} exec/s`),
-    t('W1(b) ≥ 1,000 exec/s', w1b >= 1000, `${round(w1b, 0)} exec/s`),
-    t('W1(b) ≥ 50% of ceiling (W0 windowed append ÷ msgs/exec)', w1b >= 0.5 * ceiling, `${round(w1b, 0)} vs ceiling ${round(ceiling, 0)} (${round(win, 0)} msg/s ÷ ${round(mpe, 2)} msgs/exec) = ${round((100 * w1b) / ceiling, 0)}%`),
-    t('W1(b) ≥ Restate (same shape, same run)', rs1 ? w1b >= Math.max(rs1.throughputMedian, rsOn?.throughputMedian ?? 0) : null, restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.throughputMedian, 0)}`).join(', ') + ` vs Jetflow ${round(w1b, 0)}` : 'peer not run'),
-    t('W2 p99 ≤ Restate p99 (50% load)', rs1 && w2at50 ? w2at50.latency.p99 <= Math.min(...restate!.map((r) => r.latency.find((l) => l.fraction === 0.5)?.p99 ?? Infinity)) : null, `Jetflow ${round(w2at50?.latency?.p99)} ms vs ${restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.latency.find((l) => l.fraction === 0.5)?.p99 ?? NaN)} ms`).join(', ') : 'peer not run'}`),
-    t('W2 step-to-step p50 ≤ 2 ms at 50% load', w2at50 ? w2at50.stepGap.p50 <= 2 : null, `${round(w2at50?.stepGap?.p50)} ms (10%: ${round(w2at10?.stepGap?.p50)} ms)`),
-    t('W2 step-to-step p99 ≤ 10 ms at 50% load', w2at50 ? w2at50.stepGap.p99 <= 10 : null, `${round(w2at50?.stepGap?.p99)} ms (10%: ${round(w2at10?.stepGap?.p99)} ms)`),
-    t('W6 execute → first SSE event p99 ≤ 15 ms', Number.isFinite(firstP99) ? firstP99 <= 15 : null, `${round(firstP99)} ms (worst of 10%/50% load)`),
+    t('W1(a) ≥ 3,000 exec/s', w1a >= 3000, `${round(w1a, 0)} exec/s`, 'w1a'),
+    t('W1(b) ≥ 1,000 exec/s', w1b >= 1000, `${round(w1b, 0)} exec/s`, 'w1b'),
+    t('W1(b) ≥ 50% of ceiling (W0 windowed append ÷ msgs/exec)', w1b >= 0.5 * ceiling, `${round(w1b, 0)} vs ceiling ${round(ceiling, 0)} (${round(win, 0)} msg/s ÷ ${round(mpe, 2)} msgs/exec) = ${round((100 * w1b) / ceiling, 0)}%`, 'w1b'),
+    t('W1(b) ≥ Restate (same shape, same run)', rs1 ? w1b >= Math.max(rs1.throughputMedian, rsOn?.throughputMedian ?? 0) : null, restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.throughputMedian, 0)}`).join(', ') + ` vs Jetflow ${round(w1b, 0)}` : 'peer not run', 'w1b'),
+    t('W2 p99 ≤ Restate p99 (50% load)', rs1 && w2at50 ? w2at50.latency.p99 <= Math.min(...restate!.map((r) => r.latency.find((l) => l.fraction === 0.5)?.p99 ?? Infinity)) : null, `Jetflow ${round(w2at50?.latency?.p99)} ms vs ${restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.latency.find((l) => l.fraction === 0.5)?.p99 ?? NaN)} ms`).join(', ') : 'peer not run'}`, 'w1b'),
+    t('W2 step-to-step p50 ≤ 2 ms at 50% load', gapVerdict((g) => g.p50 <= 2), w2at50?.stepGap?.n ? `${round(w2at50.stepGap.p50)} ms (10%: ${round(w2at10?.stepGap?.p50)} ms)` : 'no samples (see the W2 step-to-step row)', 'w1b'),
+    t('W2 step-to-step p99 ≤ 10 ms at 50% load', gapVerdict((g) => g.p99 <= 10), w2at50?.stepGap?.n ? `${round(w2at50.stepGap.p99)} ms (10%: ${round(w2at10?.stepGap?.p99)} ms)` : 'no samples (see the W2 step-to-step row)', 'w1b'),
+    t('W6 execute → first SSE event p99 ≤ 15 ms', Number.isFinite(firstP99) ? firstP99 <= 15 : null, `${round(firstP99)} ms (worst of 10%/50% load)`, 'w1b'),
     t('W7 rebuild ≤ 2 × raw replay', w7 ? w7.rebuildMedianMs <= 2 * (rawData['w0']?.replay10k?.medianMs ?? NaN) : null, w7 ? `${round(w7.rebuildMedianMs)} ms vs W0 raw replay ${round(rawData['w0']?.replay10k?.medianMs)} ms (${round(w7.rebuildMedianMs / rawData['w0']?.replay10k?.medianMs, 2)}×)` : 'not run'),
     t('W6 10,000 SSE clients ≤ 1 GiB; W7 SIGKILL recovery', null, 'not measured by this harness yet'),
   ];
