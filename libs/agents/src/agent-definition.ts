@@ -13,9 +13,12 @@ const mockTurn = z.union([
 
 const provider = z.strictObject({
   kind: z.enum(['openai', 'mock'], { message: 'expected openai or mock' }),
-  /** OpenAI-compatible endpoint; defaults to OPENAI_BASE_URL, then OpenAI's. */
+  /**
+   * OpenAI-compatible endpoint; defaults to OPENAI_BASE_URL, then OpenAI's. An agent's own endpoint
+   * never receives OPENAI_API_KEY: it gets `api_key_secret`'s key, or no Authorization header.
+   */
   base_url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
-  /** Name of a secret in SECRETS holding the API key; defaults to OPENAI_API_KEY. */
+  /** Name of a secret in SECRETS holding the API key; defaults to OPENAI_API_KEY on the operator's endpoint only. */
   api_key_secret: z.string().min(1).max(200).optional(),
 });
 

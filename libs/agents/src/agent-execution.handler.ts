@@ -24,7 +24,10 @@ export interface AgentHandlerDeps {
   readonly agents: { get(scope: Scope, id: string): Promise<AgentView> };
   /** The agent's tools; by default the worker context's tool registry (libs/tools). */
   readonly tools?: AgentTools;
-  /** OPENAI_API_KEY / OPENAI_BASE_URL from config: used when the agent names none. */
+  /**
+   * OPENAI_API_KEY / OPENAI_BASE_URL from config. The key is only ever sent to that endpoint (or
+   * OpenAI's own when unset), for agents that name no `base_url` and no `api_key_secret`.
+   */
   readonly openai: { readonly apiKey?: string; readonly baseURL?: string };
   /**
    * Builds the model for an agent; defaults to the OpenAI client or the mock script. `outbound` is
@@ -72,6 +75,11 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
     } catch (err) {
       const body = toErrorBody(err);
       return body.code === 'NOT_FOUND' ? fail('AGENT_ERROR', `agent ${agentId} not found`, false) : fail('AGENT_ERROR', `agent ${agentId} could not be loaded: ${body.message}`, true);
+    }
+    const keyName = agent.provider.kind === 'openai' ? agent.provider.api_key_secret : undefined;
+    // A misspelt name would otherwise call the model with no key and fail later with a vague 401.
+    if (keyName !== undefined && !Object.hasOwn(ctx.secrets, keyName)) {
+      return fail('AGENT_ERROR', `unknown secret ${keyName} in provider.api_key_secret (define it in SECRETS)`, false);
     }
     const registry = deps.tools ?? (ctx.tools ? agentToolsFrom(ctx.tools) : undefined);
     if (agent.tools.length && !registry) return fail('AGENT_ERROR', 'no tool registry is configured for agent tools', false);
@@ -241,12 +249,17 @@ class AgentRun {
 
 function defaultModel(agent: AgentView, secrets: Readonly<Record<string, string>>, openai: AgentHandlerDeps['openai'], outbound: ModelOutbound): ChatModel {
   if (agent.provider.kind === 'mock') return new MockChatModel(agent.mock?.script ?? [{ content: '' }], agent.mock?.chunk_size);
-  const apiKey = agent.provider.api_key_secret ? secrets[agent.provider.api_key_secret] : openai.apiKey;
+  const ownKey = agent.provider.api_key_secret ? secrets[agent.provider.api_key_secret] : undefined;
   if (agent.provider.base_url) {
-    // A workflow author's endpoint goes where api_call may go, and nowhere else.
-    return new OpenAiChatModel({ ...(apiKey ? { apiKey } : {}), baseURL: agent.provider.base_url, outbound });
+    // A workflow author's endpoint goes where api_call may go, and nowhere else. It never gets the
+    // operator's OPENAI_API_KEY: whoever runs that URL would read it from the request. It gets the
+    // key its `api_key_secret` names or, without one, no Authorization header at all (local model
+    // servers often need none; a server that does answers 401, a terminal AGENT_ERROR).
+    return new OpenAiChatModel({ ...(ownKey ? { apiKey: ownKey } : {}), baseURL: agent.provider.base_url, outbound });
   }
-  // OPENAI_BASE_URL (or OpenAI's own) is operator config, trusted like the rest of it.
+  // OPENAI_BASE_URL (or OpenAI's own) is operator config, trusted like the rest of it: the
+  // operator's key goes there, unless the agent names a key of its own.
+  const apiKey = agent.provider.api_key_secret ? ownKey : openai.apiKey;
   return new OpenAiChatModel({ ...(apiKey ? { apiKey } : {}), ...(openai.baseURL ? { baseURL: openai.baseURL } : {}) });
 }
 

@@ -5,6 +5,7 @@ import { guardedFetch, ModelEndpointRefusedError, type ModelOutbound } from './g
 
 export interface OpenAiModelOptions {
   readonly baseURL?: string;
+  /** Sent as `Authorization: Bearer <key>`; without one, no Authorization header is sent at all. */
   readonly apiKey?: string;
   /**
    * When set, every request (and redirect hop) goes through the outbound guard under this policy,
@@ -24,9 +25,14 @@ export class OpenAiChatModel implements ChatModel {
   private readonly client: OpenAI;
   constructor(opts: OpenAiModelOptions) {
     this.client = new OpenAI({
+      // Always given, so the package never falls back to process.env.OPENAI_API_KEY; without a key
+      // the placeholder is never sent: the Authorization header is dropped below.
       apiKey: opts.apiKey || 'unset',
+      ...(opts.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
       ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
-      ...(opts.outbound ? { fetch: guardedFetch(opts.outbound) } : {}),
+      // An endpoint under the outbound guard is not the operator's: nothing from the process
+      // environment (OPENAI_ORG_ID, OPENAI_PROJECT_ID) goes there either.
+      ...(opts.outbound ? { fetch: guardedFetch(opts.outbound), organization: null, project: null } : {}),
       maxRetries: 0,
       timeout: 600_000,
     });

@@ -1,0 +1,131 @@
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { StepTask } from '@jetflow/contracts';
+import type { HandlerOutcome } from '@jetflow/step-workers';
+import { FakeOpenAi } from '../../../test/support/fake-openai.server';
+import type { AgentView } from './agent-definition';
+import { createAgentExecutionHandler } from './agent-execution.handler';
+
+const OPERATOR_KEY = 'sk-operator';
+const AUTHOR_KEY = 'sk-author';
+const ENV_KEY = 'sk-from-process-env';
+
+/**
+ * A fake OpenAI-compatible endpoint that records the Authorization header of every request it
+ * receives (undefined when none was sent), in front of a {@link FakeOpenAi} that answers.
+ */
+class RecordingEndpoint {
+  readonly authorizations: (string | undefined)[] = [];
+  private constructor(
+    private readonly server: Server,
+    readonly llm: FakeOpenAi,
+  ) {}
+
+  static async start(): Promise<RecordingEndpoint> {
+    const llm = await FakeOpenAi.start();
+    let self!: RecordingEndpoint;
+    const upstream = new URL(llm.baseUrl);
+    const server = createServer((req, res) => {
+      self.authorizations.push(req.headers.authorization);
+      const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
+      forward.on('error', () => res.destroy());
+      req.pipe(forward);
+    });
+    self = new RecordingEndpoint(server, llm);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return self;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+    await this.llm.stop();
+  }
+}
+
+describe('agent_execution: which endpoint gets which API key', () => {
+  /** The operator's endpoint (OPENAI_BASE_URL). */
+  let operator: RecordingEndpoint;
+  /** An endpoint a workflow author wrote into an agent's `base_url`. */
+  let author: RecordingEndpoint;
+  const envKey = process.env['OPENAI_API_KEY'];
+
+  beforeAll(async () => {
+    [operator, author] = await Promise.all([RecordingEndpoint.start(), RecordingEndpoint.start()]);
+    // The openai package reads OPENAI_API_KEY from the environment when given no key: it must not.
+    process.env['OPENAI_API_KEY'] = ENV_KEY;
+  });
+  afterAll(async () => {
+    if (envKey === undefined) delete process.env['OPENAI_API_KEY'];
+    else process.env['OPENAI_API_KEY'] = envKey;
+    await Promise.all([operator?.stop(), author?.stop()]);
+  });
+  afterEach(() => {
+    // Whatever a test did, the operator's key (or the environment's) never reached the author's endpoint.
+    const leaked = author.authorizations.filter((a) => a?.includes(OPERATOR_KEY) || a?.includes(ENV_KEY));
+    operator.authorizations.length = 0;
+    author.authorizations.length = 0;
+    expect(leaked).toEqual([]);
+  });
+
+  async function runAgent(provider: AgentView['provider'], secrets: Record<string, string> = {}): Promise<HandlerOutcome> {
+    const at = new Date().toISOString();
+    const model = `m-${Math.random().toString(36).slice(2)}`;
+    operator.llm.script(model, [{ content: 'from the operator endpoint' }]);
+    author.llm.script(model, [{ content: 'from the author endpoint' }]);
+    const handler = createAgentExecutionHandler({
+      events: { appendStream: async () => undefined, readStream: async () => [] },
+      agents: { get: async () => ({ id: 'a', name: 'a', system_prompt: '', model, tools: [], provider, created_at: at, updated_at: at }) },
+      openai: { apiKey: OPERATOR_KEY, baseURL: operator.baseUrl },
+      deltaWindowMs: 0,
+    });
+    const task: StepTask = {
+      execution_id: `credentials-${model}`,
+      step_id: 'agent',
+      attempt: 1,
+      step_type: 'agent_execution',
+      parameters: { agent_id: 'a' },
+      scope: { organization_id: 'o', project_id: 'p' },
+      input: { current_message: 'hi' },
+      idempotency_key: `credentials-${model}:agent:1`,
+    };
+    return handler(task, { signal: new AbortController().signal, secrets, allowPrivateNetworks: true });
+  }
+
+  it("sends the operator's key to the operator's endpoint when the agent names neither endpoint nor key", async () => {
+    expect(await runAgent({ kind: 'openai' })).toMatchObject({ ok: true, output: { response: 'from the operator endpoint' } });
+    expect(operator.authorizations).toEqual([`Bearer ${OPERATOR_KEY}`]);
+    expect(author.authorizations).toEqual([]);
+  });
+
+  it("never sends the operator's key to an agent's own base_url: without api_key_secret, no Authorization header", async () => {
+    expect(await runAgent({ kind: 'openai', base_url: author.baseUrl })).toMatchObject({ ok: true, output: { response: 'from the author endpoint' } });
+    expect(author.authorizations).toEqual([undefined]);
+    expect(operator.authorizations).toEqual([]);
+  });
+
+  it("sends an agent's api_key_secret to its own base_url", async () => {
+    const outcome = await runAgent({ kind: 'openai', base_url: author.baseUrl, api_key_secret: 'AUTHOR_KEY' }, { AUTHOR_KEY, OTHER: 'x' });
+    expect(outcome).toMatchObject({ ok: true, output: { response: 'from the author endpoint' } });
+    expect(author.authorizations).toEqual([`Bearer ${AUTHOR_KEY}`]);
+  });
+
+  it("sends an agent's api_key_secret, not the operator's key, to the operator's endpoint", async () => {
+    expect(await runAgent({ kind: 'openai', api_key_secret: 'AUTHOR_KEY' }, { AUTHOR_KEY })).toMatchObject({ ok: true });
+    expect(operator.authorizations).toEqual([`Bearer ${AUTHOR_KEY}`]);
+  });
+
+  it('fails with a terminal AGENT_ERROR, calling no endpoint, when api_key_secret names no secret', async () => {
+    const outcome = await runAgent({ kind: 'openai', base_url: author.baseUrl, api_key_secret: 'MISSPELT' }, { AUTHOR_KEY });
+    expect(outcome).toMatchObject({ ok: false, retryable: false, error: { code: 'AGENT_ERROR', message: expect.stringMatching(/unknown secret MISSPELT/) } });
+    expect(author.authorizations).toEqual([]);
+    expect(operator.authorizations).toEqual([]);
+  });
+});
