@@ -2,3 +2,4 @@ export { connectNats, type ConnectNatsOptions } from './nats-connection';
 export { RpcServer, type RpcService, type RpcServerOptions, type RpcLogger } from './rpc.server';
 export { RpcClient, type RpcClientOptions } from './rpc.client';
 export { encodeJson, decodeJson } from './json.codec';
+export { batchSocketWrites } from './write-batching';

@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { batchSocketWrites } from './write-batching';
 
 /** Options for {@link connectNats}; values come from the app's validated config. */
 export interface ConnectNatsOptions {
@@ -14,7 +15,7 @@ export interface ConnectNatsOptions {
  * cluster failover must never kill the process), pings every 10 s so a dead link is noticed in ~30 s.
  */
 export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnection> {
-  return connect({
+  const nc = await connect({
     servers: opts.servers,
     name: opts.name,
     maxReconnectAttempts: -1,
@@ -27,4 +28,6 @@ export async function connectNats(opts: ConnectNatsOptions): Promise<NatsConnect
     // stack: measurable CPU on the hot path (see docs/benchmarks.md). Timeouts still say what timed out.
     noAsyncTraces: true,
   });
+  batchSocketWrites(nc);
+  return nc;
 }
