@@ -75,6 +75,11 @@ export class ExecutionActorHost {
     return (await this.store.lastSeq(executionId)) > cached.seq ? this.catchUp(executionId, cached) : cached;
   }
 
+  /** The cached actor's state, if this host has it (no I/O; may lag behind other replicas). */
+  peek(executionId: string): ExecutionState | undefined {
+    return this.cache.get(executionId)?.state;
+  }
+
   /** Cached actor as is (may lag behind other replicas' appends), else a fold of the log. */
   private async cachedOrFold(executionId: string): Promise<LiveActor> {
     return this.cache.get(executionId) ?? this.fold(executionId);
