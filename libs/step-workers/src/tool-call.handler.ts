@@ -39,7 +39,9 @@ export const toolCallHandler: StepHandler = async (task, ctx) => {
   }
   const outcome = fast ?? (await invocation);
   pending.push({ type: 'ToolResulted', ...base, result: outcome.ok ? outcome.result : { error: outcome.error }, at: now() });
-  await emit(ctx, task.execution_id, pending);
+  // Not awaited: the publish leaves on this connection before the step's result does, so the server
+  // stores it first anyway; waiting for its ack would only add a round trip to every tool step.
+  void emit(ctx, task.execution_id, pending);
   if (outcome.ok) return { ok: true, output: outcome.result };
   return { ok: false, error: outcome.error, retryable: outcome.retryable, ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}) };
 };
