@@ -85,6 +85,36 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(list!.body.items).toHaveLength(1);
   });
 
+  it('keeps the secret write-only: never shown by the API, kept when the GET body is PUT back, replaced by a new one', async () => {
+    const owner = scope();
+    const secret = `s3cret-${randomUUID()}`;
+    const created = await api('POST', '/api/workflows', echoWorkflow({ kind: 'webhook', secret }), owner);
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const got = await api('GET', `/api/workflows/${id}`, undefined, owner);
+    const listed = await api('GET', '/api/workflows', undefined, owner);
+    for (const text of [created.text, got.text, listed.text]) expect(text).not.toContain(secret);
+    expect(got.body.steps[0].parameters).toEqual({ kind: 'webhook', secret_configured: true });
+
+    // An edit made from what GET returned keeps the secret.
+    const put = await api('PUT', `/api/workflows/${id}`, { name: got.body.name, steps: got.body.steps.map((s: Record<string, unknown>) => (s['step_id'] === 'echo' ? { ...s, parameters: { mapping: { v: 2, kind: '{{input.kind}}' } } } : s)) }, owner);
+    expect(put.status).toBe(200);
+    expect(put.text).not.toContain(secret);
+    const raw = '{"order":1}';
+    expect((await api('POST', `/api/hooks/${id}`, raw, JSON_ONLY)).status).toBe(401);
+    const ok = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign(secret, raw) });
+    expect(ok.status).toBe(202);
+    expect((await finished(ok.body.execution_id, owner)).result).toEqual({ v: 2, kind: 'webhook' });
+
+    // A new secret replaces it; dropping both removes the signature requirement.
+    const rotated = `r0tated-${randomUUID()}`;
+    expect((await api('PUT', `/api/workflows/${id}`, echoWorkflow({ kind: 'webhook', secret: rotated }), owner)).status).toBe(200);
+    expect((await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign(secret, raw) })).status).toBe(401);
+    expect((await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign(rotated, raw) })).status).toBe(202);
+    expect((await api('PUT', `/api/workflows/${id}`, echoWorkflow({ kind: 'webhook' }), owner)).status).toBe(200);
+    expect((await api('POST', `/api/hooks/${id}`, raw, JSON_ONLY)).status).toBe(202);
+  });
+
   it('honors Idempotency-Key: a repeated delivery returns the same execution', async () => {
     const owner = scope();
     const id = await create(echoWorkflow({ kind: 'webhook' }), owner);

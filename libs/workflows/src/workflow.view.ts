@@ -1,5 +1,6 @@
 import type { WorkflowView } from '@jetflow/contracts';
 import type { WorkflowEntity, WorkflowVersionEntity } from '@jetflow/persistence';
+import { maskWebhookSecret } from './webhook-secret';
 
 /** A workflow row plus one of its versions, as the API shows it. */
 export function toWorkflowView(row: WorkflowEntity, version: WorkflowVersionEntity): WorkflowView {
@@ -10,7 +11,7 @@ export function toWorkflowView(row: WorkflowEntity, version: WorkflowVersionEnti
     description: def.description ?? null,
     status: row.status,
     version: version.version,
-    steps: def.steps,
+    steps: maskWebhookSecret(def).steps,
     ...(def.timeout_seconds !== undefined ? { timeout_seconds: def.timeout_seconds } : {}),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),

@@ -4,6 +4,7 @@ import { JetflowError, type ListPage, type ListQuery, type Scope, type WorkflowD
 import { WorkflowEntity, WorkflowVersionEntity, decodeCursor, isUuid, parseLimit, toPage, type WorkflowStatus } from '@jetflow/persistence';
 import type { WorkflowValidator } from './workflow.validator';
 import { toWorkflowView } from './workflow.view';
+import { resolveWebhookSecret } from './webhook-secret';
 
 /** The definition an execution pins: the workflow's current version. */
 export interface PinnedDefinition {
@@ -31,7 +32,7 @@ export class WorkflowsService {
 
   /** Saves a valid definition as version 1 of a new, active workflow. */
   async create(scope: Scope, body: unknown): Promise<WorkflowView> {
-    const definition = this.validOrThrow(body);
+    const definition = resolveWebhookSecret(this.validOrThrow(body));
     const now = this.clock();
     const row = Object.assign(new WorkflowEntity(), {
       id: this.newId(),
@@ -105,7 +106,8 @@ export class WorkflowsService {
       const row = await this.findRow(m, scope, id, true);
       if (row.status === 'archived') throw new JetflowError('CONFLICT', 'workflow is archived');
       const now = this.clock();
-      const version = this.newVersion(row.id, row.currentVersion + 1, definition, scope, now);
+      const current = await m.findOneByOrFail(WorkflowVersionEntity, { workflowId: row.id, version: row.currentVersion });
+      const version = this.newVersion(row.id, row.currentVersion + 1, resolveWebhookSecret(definition, current.definition), scope, now);
       await insertVersion(m, version);
       Object.assign(row, {
         name: definition.name,
