@@ -37,6 +37,41 @@ export interface HttpJob {
   durationMs: number;
 }
 
+/** Starts `count` executions as fast as `concurrency` callers can (no waiting for completion). */
+export interface ExecuteManyJob {
+  kind: 'execute-many';
+  baseUrl: string;
+  workflowId: string;
+  headers: Record<string, string>;
+  trigger: Record<string, unknown>;
+  count: number;
+  concurrency: number;
+}
+export interface ExecuteManyResult {
+  ids: string[];
+  errors: number;
+  errorSamples: string[];
+  ms: number;
+}
+
+/** Approves pending approvals of the scope (pages of `GET /api/approvals?status=pending`) until `expected` are approved or the time is up. */
+export interface ApproveAllJob {
+  kind: 'approve-all';
+  baseUrl: string;
+  headers: Record<string, string>;
+  expected: number;
+  concurrency: number;
+  timeoutMs: number;
+}
+export interface ApproveAllResult {
+  approved: number;
+  errors: number;
+  errorSamples: string[];
+  ms: number;
+}
+
+export type Job = JetflowJob | HttpJob | ExecuteManyJob | ApproveAllJob;
+
 export interface LoadResult {
   started: number;
   completedInWindow: number;
@@ -321,8 +356,85 @@ async function runHttp(job: HttpJob): Promise<LoadResult> {
   return res;
 }
 
-process.on('message', (msg: { id: number; job: JetflowJob | HttpJob }) => {
-  const run = msg.job.kind === 'jetflow' ? runJetflow(msg.job) : runHttp(msg.job);
+async function executeMany(job: ExecuteManyJob): Promise<ExecuteManyResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency });
+  const out: ExecuteManyResult = { ids: [], errors: 0, errorSamples: [], ms: 0 };
+  const body = JSON.stringify({ trigger: job.trigger });
+  const t0 = now();
+  let left = job.count;
+  await Promise.all(
+    Array.from({ length: job.concurrency }, async () => {
+      while (left > 0) {
+        left--;
+        try {
+          const r = await request(agent, `${job.baseUrl}/api/workflows/${job.workflowId}/execute`, 'POST', body, job.headers);
+          if (r.status !== 202 && r.status !== 201 && r.status !== 200) throw new Error(`execute ${r.status} ${r.body.slice(0, 200)}`);
+          out.ids.push((JSON.parse(r.body) as { execution_id: string }).execution_id);
+        } catch (e) {
+          out.errors++;
+          if (out.errorSamples.length < 5) out.errorSamples.push(String(e instanceof Error ? e.message : e).slice(0, 300));
+        }
+      }
+    }),
+  );
+  out.ms = now() - t0;
+  agent.destroy();
+  return out;
+}
+
+async function approveAll(job: ApproveAllJob): Promise<ApproveAllResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency + 1 });
+  const out: ApproveAllResult = { approved: 0, errors: 0, errorSamples: [], ms: 0 };
+  const t0 = now();
+  const done = new Set<string>();
+  const fail = (e: unknown) => {
+    out.errors++;
+    if (out.errorSamples.length < 5) out.errorSamples.push(String(e instanceof Error ? e.message : e).slice(0, 300));
+  };
+  while (out.approved < job.expected && now() - t0 < job.timeoutMs) {
+    let page: { items: { id: string }[] };
+    try {
+      const r = await request(agent, `${job.baseUrl}/api/approvals?status=pending&limit=500`, 'GET', undefined, job.headers);
+      if (r.status !== 200) throw new Error(`list ${r.status} ${r.body.slice(0, 200)}`);
+      page = JSON.parse(r.body) as typeof page;
+    } catch (e) {
+      fail(e);
+      await sleep(500);
+      continue;
+    }
+    // The list is a projection: decided ones may still show as pending for a moment.
+    const todo = page.items.map((a) => a.id).filter((id) => !done.has(id));
+    if (todo.length === 0) {
+      await sleep(200);
+      continue;
+    }
+    await Promise.all(
+      Array.from({ length: job.concurrency }, async () => {
+        for (let id = todo.pop(); id; id = todo.pop()) {
+          try {
+            const r = await request(agent, `${job.baseUrl}/api/approvals/${id}`, 'POST', JSON.stringify({ decision: 'approved', comment: 'bench' }), job.headers);
+            if (r.status === 409) {
+              done.add(id);
+              continue;
+            }
+            if (r.status !== 200) throw new Error(`approve ${r.status} ${r.body.slice(0, 200)}`);
+            done.add(id);
+            out.approved++;
+          } catch (e) {
+            fail(e);
+          }
+        }
+      }),
+    );
+  }
+  out.ms = now() - t0;
+  agent.destroy();
+  return out;
+}
+
+process.on('message', (msg: { id: number; job: Job }) => {
+  const j = msg.job;
+  const run: Promise<unknown> = j.kind === 'jetflow' ? runJetflow(j) : j.kind === 'http' ? runHttp(j) : j.kind === 'execute-many' ? executeMany(j) : approveAll(j);
   run.then(
     (result) => process.send!({ id: msg.id, result }),
     (err: unknown) => process.send!({ id: msg.id, error: String(err instanceof Error ? err.stack : err) }),

@@ -10,21 +10,30 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { HttpJob, JetflowJob, LoadResult } from './loadgen';
+import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult } from './loadgen';
 import { CpuMeter, NatsServer, REPO, Stack, type CpuSample } from './lib/stack';
 import { cpuMs, freePort, median, peakRssMiB, round, sleep, summarize, waitForPort } from './lib/util';
 import { w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
 import { renderChart, type Series } from './chart';
 import { api, HEADERS, probeRun, verificationText, verify, type Verification } from './lib/api';
+import { w6ManyClients, w7Recovery, type ScenarioDeps, type W6ClientsResult } from './scenarios';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const SKIP_PEER = argv.includes('--skip-peer');
 const CPU_PROF = argv.includes('--cpu-prof');
 const P = QUICK
-  ? { dur: 1500, warm: 700, runs: 1, conc: 64, w5: 1000, restateConc: [64], distributed: false, w2a: false }
-  : { dur: 5000, warm: 2000, runs: 3, conc: 64, w5: 10_000, restateConc: [64, 128], distributed: true, w2a: true };
+  ? { dur: 1500, warm: 700, runs: 1, conc: 64, w5: 1000, restateConc: [64], distributed: false, w2a: false, w6Clients: 1000, w6TimeoutMs: 90_000, w7Executions: 200, w7DelayS: 3, w7TimeoutMs: 90_000 }
+  : { dur: 5000, warm: 2000, runs: 3, conc: 64, w5: 10_000, restateConc: [64, 128], distributed: true, w2a: true, w6Clients: 10_000, w6TimeoutMs: 300_000, w7Executions: 1000, w7DelayS: 5, w7TimeoutMs: 180_000 };
+const arg = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+if (arg('w6-clients')) P.w6Clients = Number(arg('w6-clients'));
+if (arg('w7-executions')) P.w7Executions = Number(arg('w7-executions'));
+/** `--only=w0,allinone,distributed,w6,recovery,peer`: run just these sections (for working on the harness). */
+const ONLY = arg('only')?.split(',');
+const section = (name: string) => !ONLY || ONLY.includes(name);
+/** Gateway heartbeat for the W6 stack, so heartbeats happen within the window (default is 30 s). */
+const W6_HEARTBEAT_MS = 2000;
 
 const STREAM = 'JETFLOW_EXECUTIONS';
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
@@ -32,10 +41,13 @@ const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString(
 // ---------- load generator (separate process) ----------
 let loadgen: ChildProcess;
 let reqId = 0;
-function load(job: JetflowJob | HttpJob): Promise<LoadResult> {
+function load(job: JetflowJob | HttpJob): Promise<LoadResult>;
+function load(job: ExecuteManyJob): Promise<ExecuteManyResult>;
+function load(job: ApproveAllJob): Promise<ApproveAllResult>;
+function load(job: Job): Promise<unknown> {
   const id = ++reqId;
   return new Promise((res, rej) => {
-    const on = (m: { id: number; result?: LoadResult; error?: string }) => {
+    const on = (m: { id: number; result?: unknown; error?: string }) => {
       if (m.id !== id) return;
       loadgen.off('message', on);
       if (m.error) rej(new Error(m.error));
@@ -211,7 +223,7 @@ async function main() {
   loadgen = fork(join(__dirname, 'loadgen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 
   // ---------- W0 ceilings ----------
-  {
+  if (section('w0')) {
     const nats = await NatsServer.start();
     const n0 = cpuMs(nats.proc.pid!)!;
     const r: W0Result = await w0(nats.url, { durationMs: Math.min(P.dur, 3000), runs: P.runs });
@@ -237,7 +249,7 @@ async function main() {
   // ---------- Jetflow, all-in-one ----------
   const chart: Series[] = [];
   let w1bMax = 0;
-  {
+  if (section('allinone')) {
     log('starting Jetflow all-in-one');
     const stack = await Stack.start('all-in-one', { nodeArgs: CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(REPO, 'bench/results/profiles')}`] : [] });
     const ids: Record<string, string> = {};
@@ -336,7 +348,7 @@ async function main() {
   }
 
   // ---------- distributed ----------
-  if (P.distributed) {
+  if (P.distributed && section('distributed')) {
     log('starting Jetflow distributed (gateway | workflows+approvals | executions | steps)');
     const stack = await Stack.start('distributed');
     const a = await createWorkflow(stack.baseUrl, 'w1a', WORKFLOWS['w1a']!);
@@ -349,9 +361,54 @@ async function main() {
     await stack.stop();
   }
 
+  // ---------- W6 many SSE clients on one gateway process ----------
+  if (section('w6')) {
+    log(`W6: ${P.w6Clients} SSE clients; starting Jetflow distributed with HEARTBEAT_MS=${W6_HEARTBEAT_MS}`);
+    const stack = await Stack.start('distributed', { env: { HEARTBEAT_MS: String(W6_HEARTBEAT_MS) } });
+    try {
+      const w = await w6ManyClients(stack, { clients: P.w6Clients, heartbeatMs: W6_HEARTBEAT_MS, connectTimeoutMs: P.w6TimeoutMs, finishTimeoutMs: P.w6TimeoutMs }, scenarioDeps);
+      raw['w6Clients'] = w;
+      w6Rows(w);
+    } catch (e) {
+      log('W6 failed:', e);
+      addRow({ id: 'W6', workload: `${P.w6Clients} concurrent SSE clients on one gateway process`, layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: `harness error: ${String(e).slice(0, 200)}` });
+    } finally {
+      await stack.stop();
+    }
+  }
+
+  // ---------- W7 SIGKILL recovery ----------
+  if (section('recovery')) {
+    log(`W7: SIGKILL recovery with ${P.w7Executions} executions in flight`);
+    const stack = await Stack.start('distributed');
+    try {
+      const w = await w7Recovery(stack, { executions: P.w7Executions, delaySeconds: P.w7DelayS, timeoutMs: P.w7TimeoutMs }, scenarioDeps);
+      raw['w7Recovery'] = w;
+      const v = w.verification;
+      if (v) record('W7 recovery', v);
+      addRow({
+        id: 'W7',
+        workload: `SIGKILL executions + steps with ${w.started} runs in flight (delay ${P.w7DelayS} s → 3 × tool_call), restart: restart → all terminal`,
+        layout: 'distributed (4 procs)',
+        metric: 'time',
+        value: w.restartToAllTerminalMs,
+        unit: 'ms',
+        verified: v ? verificationText(v, w.startErrors.length) : undefined,
+        note: w.error
+          ? `harness error: ${w.error}`
+          : `${w.inFlightAtKill}/${w.started} in flight at kill; ${w.terminalSeen}/${w.started} terminal${Number.isFinite(w.killToAllTerminalMs) ? `; kill → all terminal ${round(w.killToAllTerminalMs, 0)} ms` : ` after ${P.w7TimeoutMs / 1000} s (timed out)`}; last delay timer due ${round(w.lastTimerDueAfterRestartMs / 1000, 1)} s after the restart`,
+      });
+    } catch (e) {
+      log('W7 recovery failed:', e);
+      addRow({ id: 'W7', workload: 'SIGKILL recovery', layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: `harness error: ${String(e).slice(0, 200)}` });
+    } finally {
+      await stack.stop();
+    }
+  }
+
   // ---------- Restate peer ----------
   let restate: RestateRow[] | undefined;
-  if (!SKIP_PEER) {
+  if (!SKIP_PEER && section('peer')) {
     try {
       restate = await runRestate();
       for (const r of restate) {
@@ -403,6 +460,34 @@ async function probeShapes(base: string, ids: Record<string, string>): Promise<R
   }
   raw['invalidShapes'] = invalid;
   return invalid;
+}
+
+const scenarioDeps: ScenarioDeps = { executeMany: (j) => load(j), approveAll: (j) => load(j), log };
+
+function w6Rows(w: W6ClientsResult) {
+  const label = `${w.clients} concurrent SSE clients on one gateway process (${w.processes} client process${w.processes > 1 ? 'es' : ''}), trigger → human_approval → data_transform`;
+  if (w.error || !w.report) {
+    addRow({ id: 'W6', workload: label, layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: w.error ?? `no client report (connected ${w.connected}/${w.started}, approved ${w.approved})` });
+    if (!w.error) problems.push(`W6: no report from the SSE client processes (connected ${w.connected}/${w.started})`);
+    return;
+  }
+  const r = w.report;
+  const ex = r.executions;
+  // Lost events on streams that reached `complete`, or executions not terminal / twice terminal: lost or duplicated data.
+  if (r.lost || r.duplicates || ex.notTerminal || ex.duplicated) problems.push(`W6: ${r.lost} SSE events lost, ${r.duplicates} delivered twice, ${ex.notTerminal} executions not terminal, ${ex.duplicated} with 2+ ExecutionCompleted (of ${w.started})`);
+  if (ex.notCompleted) warnings.push(`W6: ${ex.notCompleted} executions ended not completed`);
+  if (r.incomplete || w.missingReports) warnings.push(`W6: ${r.incomplete} of ${r.clients} streams ended without complete (${r.errors.slice(0, 2).join('; ')}), ${w.missingReports} client processes did not report`);
+  addRow({
+    id: 'W6',
+    workload: label,
+    layout: 'distributed (4 procs)',
+    metric: 'gateway peak RSS',
+    value: w.gatewayPeakRssMiB ?? NaN,
+    unit: 'MiB',
+    peakRssMiB: w.gatewayPeakRssMiB,
+    verified: `events ${r.delivered}/${r.expected} delivered, lost ${r.lost}, dup ${r.duplicates}; complete ${r.completed}/${w.clients} streams; runs ${ex.ok}/${w.started} ok, not terminal ${ex.notTerminal}, dup ${ex.duplicated}`,
+    note: `started ${w.started} in ${round(w.startMs / 1000, 1)} s; connected ${w.connected}/${w.started} in ${round(w.connectMs / 1000, 1)} s; heartbeat (${W6_HEARTBEAT_MS} ms) gaps max ${round(r.heartbeatGaps.max, 0)} ms, p99 ${round(r.heartbeatGaps.p99, 0)} ms, ${r.heartbeatGaps.late} late (> 1.5×), ${r.noHeartbeat} streams without one; ${w.approved} approvals in ${round(w.approveMs / 1000, 1)} s, first approval → last complete ${round(w.releaseToLastCompleteMs / 1000, 1)} s; gateway RSS ${round(w.gatewayRssConnectedMiB ?? NaN, 0)} MiB with all connected, CPU ${round((w.gatewayCpuMs ?? NaN) / 1000, 1)} s over ${round(w.windowMs / 1000, 1)} s`,
+  });
 }
 
 function findEvents(body: any): any[] {

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { cpuMs, freePort, peakRssMiB, sleep, waitForPort } from './util';
+import { HEADERS } from './api';
 
 const NATS_BIN = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -119,12 +120,12 @@ export class Stack {
   get baseUrl() {
     return `http://127.0.0.1:${this.port}`;
   }
-  static async start(layout: 'all-in-one' | 'distributed', opts: { nodeArgs?: string[] } = {}): Promise<Stack> {
+  static async start(layout: 'all-in-one' | 'distributed', opts: { nodeArgs?: string[]; env?: Record<string, string> } = {}): Promise<Stack> {
     const s = new Stack();
     s.nats = await NatsServer.start();
     s.db = await Database.create();
     s.port = await freePort();
-    const env = { NATS_URL: s.nats.url, DATABASE_URL: s.db.url, HOST: '127.0.0.1', PORT: String(s.port) };
+    const env = { ...opts.env, NATS_URL: s.nats.url, DATABASE_URL: s.db.url, HOST: '127.0.0.1', PORT: String(s.port) };
     if (layout === 'all-in-one') {
       const p = new JetflowProc('all', env);
       s.procs.push(p);
@@ -141,7 +142,39 @@ export class Stack {
       await gw.start(s.port, opts.nodeArgs);
     }
     await s.waitHealthy();
+    await s.waitServices();
     return s;
+  }
+  /** The gateway answers /health before the back-end services subscribe: wait until each answers an RPC. */
+  async waitServices(timeoutMs = 60_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (const path of ['/api/workflows?limit=1', '/api/executions?limit=1', '/api/approvals?status=pending&limit=1']) {
+      for (;;) {
+        const status = await fetch(this.baseUrl + path, { headers: HEADERS }).then((r) => (r.body?.cancel(), r.status), () => 0);
+        if (status === 200) break;
+        if (Date.now() > deadline) throw new Error(`jetflow: ${path} still ${status} after ${timeoutMs} ms:\n${this.procs.map((p) => p.output).join('\n')}`);
+        await sleep(100);
+      }
+    }
+  }
+  /** The process running exactly these services (`gateway`, `executions`, ...). */
+  proc(services: string): JetflowProc {
+    const p = this.procs.find((x) => x.services === services);
+    if (!p) throw new Error(`no process for ${services}`);
+    return p;
+  }
+  /** SIGKILLs these processes (no shutdown hooks run) and waits until they are gone. */
+  async kill(services: string[]): Promise<void> {
+    await Promise.all(services.map((svc) => this.proc(svc).stop('SIGKILL')));
+  }
+  /** Starts fresh processes for these services with the same environment (after `kill`). */
+  async restart(services: string[]): Promise<void> {
+    for (const svc of services) {
+      const old = this.proc(svc);
+      const p = new JetflowProc(svc, old.env);
+      this.procs[this.procs.indexOf(old)] = p;
+      await p.start();
+    }
   }
   async waitHealthy() {
     const deadline = Date.now() + 60_000;

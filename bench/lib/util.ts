@@ -81,6 +81,16 @@ export function peakRssMiB(pid: number): number | undefined {
   }
 }
 
+/** Current resident set (VmRSS) in MiB. */
+export function rssMiB(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Descendant pids of `root` (inclusive), from /proc. */
 export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
