@@ -83,6 +83,45 @@ export interface W7Result {
 }
 
 /**
+ * A loop execution's log of `n` events: `prefix` (ExecutionStarted, with `id` as execution id, and
+ * the loop's StepStarted) then StepStarted/StepCompleted pairs of `bodyStep`, and, when `complete`,
+ * an ExecutionCompleted as the n-th event.
+ */
+export function loopLog(prefix: ExecutionEvent[], id: string, bodyStep: string, n: number, complete: boolean): ExecutionEvent[] {
+  const events: ExecutionEvent[] = prefix.map((e) => (e.type === 'ExecutionStarted' ? ({ ...e, execution_id: id } as ExecutionEvent) : e));
+  const at = new Date().toISOString();
+  const body = complete ? n - 1 : n;
+  for (let i = 0; events.length < body; i++) {
+    events.push({ type: 'StepStarted', step_id: bodyStep, step_type: 'data_transform', iteration: [i], attempt: 1, at } as unknown as ExecutionEvent);
+    if (events.length < body) events.push({ type: 'StepCompleted', step_id: bodyStep, iteration: [i], attempt: 1, output: { i, ok: true }, branch: 'next', duration_ms: 0, at } as unknown as ExecutionEvent);
+  }
+  if (complete) events.push({ type: 'ExecutionCompleted', status: 'completed', result: { bench: true }, at } as unknown as ExecutionEvent);
+  return events;
+}
+
+/** One event per message, in order (batches of 500 in flight; one subject keeps the publish order). */
+async function publishInOrder(js: JetStreamClient, subject: string, events: ExecutionEvent[]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    await Promise.all(events.slice(i, i + 500).map((e) => js.publish(subject, enc.encode(JSON.stringify([e])))));
+  }
+}
+
+/**
+ * W6 late subscriber fixture: a finished execution `id` (a UUID, so the gateway serves it) whose
+ * log holds `n` events, one per message, the last an ExecutionCompleted.
+ */
+export async function catchUpLog(natsUrl: string, prefix: ExecutionEvent[], id: string, bodyStep: string, n: number): Promise<number> {
+  const nc: NatsConnection = await connect({ servers: natsUrl });
+  try {
+    const events = loopLog(prefix, id, bodyStep, n, true);
+    await publishInOrder(jetstream(nc), `jetflow.exec.${id}.events`, events);
+    return events.length;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
  * W7: an execution log of 10,000 events, one event per JetStream message (the worst case: every
  * step result its own append), rebuilt the way the actor host does on a cache miss:
  * `EventStore.read()` + `foldEvents()`. Compared with a raw ordered-consumer replay of the same subject.
@@ -93,17 +132,9 @@ export async function w7(natsUrl: string, prefix: ExecutionEvent[], bodyStep: st
   const js = jetstream(nc);
   const id = `w7${Date.now().toString(36)}`;
   const subject = `jetflow.exec.${id}.events`;
-  const events: ExecutionEvent[] = prefix.map((e) => (e.type === 'ExecutionStarted' ? ({ ...e, execution_id: id } as ExecutionEvent) : e));
-  const at = new Date().toISOString();
-  const n = 10_000;
-  for (let i = 0; events.length < n; i++) {
-    events.push({ type: 'StepStarted', step_id: bodyStep, step_type: 'data_transform', iteration: [i], attempt: 1, at } as unknown as ExecutionEvent);
-    if (events.length < n) events.push({ type: 'StepCompleted', step_id: bodyStep, iteration: [i], attempt: 1, output: { i, ok: true }, branch: 'next', duration_ms: 0, at } as unknown as ExecutionEvent);
-  }
-  // Fixture, outside the measured window: publish in order (one at a time keeps the order).
-  for (let i = 0; i < events.length; i += 500) {
-    await Promise.all(events.slice(i, i + 500).map((e) => js.publish(subject, enc.encode(JSON.stringify([e])))));
-  }
+  const events = loopLog(prefix, id, bodyStep, 10_000, false);
+  // Fixture, outside the measured window.
+  await publishInOrder(js, subject, events);
   const store = new EventStore(nc, {});
   const rebuild: number[] = [];
   const raw: number[] = [];

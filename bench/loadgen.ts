@@ -70,7 +70,26 @@ export interface ApproveAllResult {
   ms: number;
 }
 
-export type Job = JetflowJob | HttpJob | ExecuteManyJob | ApproveAllJob;
+/** Opens `runs` SSE streams one after the other on a finished execution, each from the start, and times the replay. */
+export interface SseCatchUpJob {
+  kind: 'sse-catchup';
+  url: string;
+  headers: Record<string, string>;
+  runs: number;
+  timeoutMs: number;
+}
+export interface SseCatchUpResult {
+  /** Request → `complete` (the last event of the log), per run. */
+  ms: number[];
+  /** Request → first event of the log, per run. */
+  firstMs: number[];
+  /** Messages with an id received, per run; distinct ids. */
+  events: number[];
+  distinct: number[];
+  errors: string[];
+}
+
+export type Job = JetflowJob | HttpJob | ExecuteManyJob | ApproveAllJob | SseCatchUpJob;
 
 export interface LoadResult {
   started: number;
@@ -382,6 +401,58 @@ async function executeMany(job: ExecuteManyJob): Promise<ExecuteManyResult> {
   return out;
 }
 
+async function sseCatchUp(job: SseCatchUpJob): Promise<SseCatchUpResult> {
+  const out: SseCatchUpResult = { ms: [], firstMs: [], events: [], distinct: [], errors: [] };
+  for (let r = 0; r < job.runs; r++) {
+    const ids = new Set<string>();
+    let events = 0;
+    let first = NaN;
+    const t0 = now();
+    const done = await new Promise<number>((resolve) => {
+      const req = http.get(job.url, { agent: false, headers: { ...job.headers, accept: 'text/event-stream' } }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          out.errors.push(`status ${res.statusCode}`);
+          resolve(NaN);
+          return;
+        }
+        res.setEncoding('utf8');
+        let buf = '';
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            if (!block.startsWith('id:')) continue; // connected / heartbeat carry no id
+            events++;
+            if (events === 1) first = now() - t0;
+            ids.add(block.slice(3, block.indexOf('\n')).trim());
+            if (block.includes('\nevent: complete')) {
+              const t = now() - t0;
+              req.destroy();
+              resolve(t);
+              return;
+            }
+          }
+        });
+        res.on('end', () => resolve(NaN));
+        res.on('error', () => resolve(NaN));
+      });
+      req.on('error', (e) => {
+        out.errors.push(e.message);
+        resolve(NaN);
+      });
+      req.setTimeout(job.timeoutMs, () => req.destroy(new Error('timeout')));
+    });
+    out.ms.push(done);
+    out.firstMs.push(first);
+    out.events.push(events);
+    out.distinct.push(ids.size);
+  }
+  return out;
+}
+
 async function approveAll(job: ApproveAllJob): Promise<ApproveAllResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.concurrency + 1 });
   const out: ApproveAllResult = { approved: 0, errors: 0, errorSamples: [], ms: 0 };
@@ -434,7 +505,7 @@ async function approveAll(job: ApproveAllJob): Promise<ApproveAllResult> {
 
 process.on('message', (msg: { id: number; job: Job }) => {
   const j = msg.job;
-  const run: Promise<unknown> = j.kind === 'jetflow' ? runJetflow(j) : j.kind === 'http' ? runHttp(j) : j.kind === 'execute-many' ? executeMany(j) : approveAll(j);
+  const run: Promise<unknown> = j.kind === 'jetflow' ? runJetflow(j) : j.kind === 'http' ? runHttp(j) : j.kind === 'execute-many' ? executeMany(j) : j.kind === 'sse-catchup' ? sseCatchUp(j) : approveAll(j);
   run.then(
     (result) => process.send!({ id: msg.id, result }),
     (err: unknown) => process.send!({ id: msg.id, error: String(err instanceof Error ? err.stack : err) }),

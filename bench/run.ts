@@ -5,15 +5,16 @@
  * execution), prints one table, writes bench/results/<timestamp>.{json,md,svg}.
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult } from './loadgen';
+import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult, SseCatchUpJob, SseCatchUpResult } from './loadgen';
 import { CpuMeter, NatsServer, REPO, Stack, type CpuSample } from './lib/stack';
 import { cpuMs, freePort, median, peakRssMiB, round, sleep, summarize, waitForPort } from './lib/util';
-import { w0, w7, type W0Result, type W7Result } from './jetstream';
+import { catchUpLog, w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
 import { renderChart, type Series } from './chart';
 import { api, HEADERS, probeRun, verificationText, verify, type Verification } from './lib/api';
@@ -44,6 +45,7 @@ let reqId = 0;
 function load(job: JetflowJob | HttpJob): Promise<LoadResult>;
 function load(job: ExecuteManyJob): Promise<ExecuteManyResult>;
 function load(job: ApproveAllJob): Promise<ApproveAllResult>;
+function load(job: SseCatchUpJob): Promise<SseCatchUpResult>;
 function load(job: Job): Promise<unknown> {
   const id = ++reqId;
   return new Promise((res, rej) => {
@@ -334,13 +336,36 @@ async function main() {
       await sleep(1000);
       const ev = await api(stack.baseUrl, 'GET', `/api/executions/${st.json.execution_id}/events`);
       const all: any[] = JSON.stringify(ev.json).includes('ExecutionStarted') ? findEvents(ev.json) : [];
-      const started = all.find((e) => e.type === 'ExecutionStarted');
-      const loopStart = all.find((e) => e.type === 'StepStarted' && e.step_id === 'each');
+      // The events endpoint adds `id` and `seq` (positions, not event fields).
+      const bare = (e: any) => (e ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== 'id' && k !== 'seq')) : e);
+      const started = bare(all.find((e) => e.type === 'ExecutionStarted'));
+      const loopStart = bare(all.find((e) => e.type === 'StepStarted' && e.step_id === 'each'));
       if (started && loopStart) {
         const items = Array.from({ length: 4999 }, (_, i) => i);
         const r: W7Result = await w7(stack.nats.url, [started, { ...loopStart, items }], 'work', P.runs);
         raw['w7'] = r;
         addRow({ id: 'W7', workload: `actor rebuild (read + fold) from a ${r.events}-event log (1 event/msg)`, layout: 'in-process', metric: 'time', value: r.rebuildMedianMs, unit: 'ms', range: [Math.min(...r.rebuildMs), Math.max(...r.rebuildMs)], note: `${round(r.ratioToRawReplay, 2)}× raw replay of the same log (${round(r.rawReplayMedianMs, 1)} ms)` });
+
+        // ---------- W6 late subscriber: SSE catch-up on a 10,000-event log ----------
+        const id = randomUUID();
+        const n = await catchUpLog(stack.nats.url, [started, { ...loopStart, items }], id, 'work', 10_000);
+        const c = await load({ kind: 'sse-catchup', url: `${stack.baseUrl}/api/executions/${id}/stream`, headers: HEADERS, runs: Math.max(3, P.runs), timeoutMs: 120_000 });
+        raw['w6CatchUp'] = { logEvents: n, ...c };
+        const ok = c.ms.filter(Number.isFinite);
+        const short = c.distinct.filter((d) => d !== n).length;
+        if (short) problems.push(`W6 catch-up: ${short} of ${c.ms.length} replays did not deliver all ${n} events exactly once (${c.distinct.join(', ')} distinct of ${c.events.join(', ')})`);
+        const m = median(ok);
+        addRow({
+          id: 'W6',
+          workload: `late subscriber: SSE from the start of a finished ${n}-event log (1 event/msg) until complete`,
+          layout: 'all-in-one',
+          metric: 'time',
+          value: ok.length ? m : NaN,
+          unit: 'ms',
+          range: ok.length ? [Math.min(...ok), Math.max(...ok)] : undefined,
+          verified: `events ${c.distinct.join(', ')}/${n} per replay${c.errors.length ? `, errors: ${c.errors.slice(0, 2).join('; ')}` : ''}`,
+          note: `${round(n / (m / 1000), 0)} events/s; first event after ${round(median(c.firstMs), 1)} ms; ${c.ms.length} replays`,
+        });
       } else addRow({ id: 'W7', workload: 'actor rebuild', layout: 'in-process', metric: 'N/A', value: NaN, unit: '', note: `could not read ExecutionStarted from events endpoint (${ev.status})` });
     }
     await stack.stop();
