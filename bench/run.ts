@@ -18,7 +18,7 @@ import { catchUpLog, w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
 import { renderChart, type Series } from './chart';
 import { api, HEADERS, probeRun, verificationText, verify, type Verification } from './lib/api';
-import { w6ManyClients, w7Recovery, type ScenarioDeps, type W6ClientsResult } from './scenarios';
+import { w6ManyClients, w7Recovery, type ScenarioDeps, type W6ClientsResult, type W7RecoveryResult } from './scenarios';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -372,60 +372,48 @@ async function main() {
     if (CPU_PROF) log('CPU profiles in bench/results/profiles');
   }
 
-  // ---------- distributed ----------
-  if (P.distributed && section('distributed')) {
-    log('starting Jetflow distributed (gateway | workflows+approvals | executions | steps)');
-    const stack = await Stack.start('distributed');
-    const a = await createWorkflow(stack.baseUrl, 'w1a', WORKFLOWS['w1a']!);
-    const b = await createWorkflow(stack.baseUrl, 'w1b', WORKFLOWS['w1b']!);
-    for (const [key, id, label] of [['W1a', a.id!, 'trigger → 3 × data_transform'], ['W1b', b.id!, 'trigger → 3 × tool_call noop']] as const) {
-      const out = await throughput(`${key} distributed`, stack, id, { kind: 'api', n: 1 }, P.conc);
-      const s = summarize(out.lat);
-      addRow({ id: key, workload: label, layout: 'distributed (4 procs)', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, peakRssMiB: peakRss(out.cpu), verified: out.verified, note: `c=${P.conc}; CPU by process (ms/exec): ${Object.entries(out.cpu[0]!.byGroup).map(([k, v]) => `${k} ${round(v / Math.max(1, out.results[0]!.completed), 2)}`).join(', ')}` });
-    }
-    await stack.stop();
-  }
-
-  // ---------- W6 many SSE clients on one gateway process ----------
-  if (section('w6')) {
-    log(`W6: ${P.w6Clients} SSE clients; starting Jetflow distributed with HEARTBEAT_MS=${W6_HEARTBEAT_MS}`);
+  // ---------- distributed: W1 rows (full run), W6 many SSE clients, W7 SIGKILL recovery, on one stack ----------
+  const wantW1Dist = P.distributed && section('distributed');
+  if (wantW1Dist || section('w6') || section('recovery')) {
+    // The heartbeat only matters to W6's SSE streams (default 30 s: none would fall in its window).
+    log(`starting Jetflow distributed (gateway | workflows+approvals | executions | steps), HEARTBEAT_MS=${W6_HEARTBEAT_MS}`);
     const stack = await Stack.start('distributed', { env: { HEARTBEAT_MS: String(W6_HEARTBEAT_MS) } });
     try {
-      const w = await w6ManyClients(stack, { clients: P.w6Clients, heartbeatMs: W6_HEARTBEAT_MS, connectTimeoutMs: P.w6TimeoutMs, finishTimeoutMs: P.w6TimeoutMs }, scenarioDeps);
-      raw['w6Clients'] = w;
-      w6Rows(w);
-    } catch (e) {
-      log('W6 failed:', e);
-      addRow({ id: 'W6', workload: `${P.w6Clients} concurrent SSE clients on one gateway process`, layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: `harness error: ${String(e).slice(0, 200)}` });
-    } finally {
-      await stack.stop();
-    }
-  }
+      if (wantW1Dist) {
+        const a = await createWorkflow(stack.baseUrl, 'w1a', WORKFLOWS['w1a']!);
+        const b = await createWorkflow(stack.baseUrl, 'w1b', WORKFLOWS['w1b']!);
+        for (const [key, id, label] of [['W1a', a.id!, 'trigger → 3 × data_transform'], ['W1b', b.id!, 'trigger → 3 × tool_call noop']] as const) {
+          const out = await throughput(`${key} distributed`, stack, id, { kind: 'api', n: 1 }, P.conc);
+          const s = summarize(out.lat);
+          addRow({ id: key, workload: label, layout: 'distributed (4 procs)', metric: 'throughput', value: out.median, unit: 'exec/s', range: [Math.min(...out.tps), Math.max(...out.tps)], p50: s.p50, p99: s.p99, p999: s.p999, cpuMsPerExec: out.cpuMsPerExec, peakRssMiB: peakRss(out.cpu), verified: out.verified, note: `c=${P.conc}; CPU by process (ms/exec): ${Object.entries(out.cpu[0]!.byGroup).map(([k, v]) => `${k} ${round(v / Math.max(1, out.results[0]!.completed), 2)}`).join(', ')}` });
+        }
+      }
 
-  // ---------- W7 SIGKILL recovery ----------
-  if (section('recovery')) {
-    log(`W7: SIGKILL recovery with ${P.w7Executions} executions in flight`);
-    const stack = await Stack.start('distributed');
-    try {
-      const w = await w7Recovery(stack, { executions: P.w7Executions, delaySeconds: P.w7DelayS, timeoutMs: P.w7TimeoutMs }, scenarioDeps);
-      raw['w7Recovery'] = w;
-      const v = w.verification;
-      if (v) record('W7 recovery', v);
-      addRow({
-        id: 'W7',
-        workload: `SIGKILL executions + steps with ${w.started} runs in flight (delay ${P.w7DelayS} s → 3 × tool_call), restart: restart → all terminal`,
-        layout: 'distributed (4 procs)',
-        metric: 'time',
-        value: w.restartToAllTerminalMs,
-        unit: 'ms',
-        verified: v ? verificationText(v, w.startErrors.length) : undefined,
-        note: w.error
-          ? `harness error: ${w.error}`
-          : `${w.inFlightAtKill}/${w.started} in flight at kill; ${w.terminalSeen}/${w.started} terminal${Number.isFinite(w.killToAllTerminalMs) ? `; kill → all terminal ${round(w.killToAllTerminalMs, 0)} ms` : ` after ${P.w7TimeoutMs / 1000} s (timed out)`}; last delay timer due ${round(w.lastTimerDueAfterRestartMs / 1000, 1)} s after the restart`,
-      });
-    } catch (e) {
-      log('W7 recovery failed:', e);
-      addRow({ id: 'W7', workload: 'SIGKILL recovery', layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: `harness error: ${String(e).slice(0, 200)}` });
+      // ---------- W6 many SSE clients on one gateway process ----------
+      if (section('w6')) {
+        log(`W6: ${P.w6Clients} SSE clients`);
+        try {
+          const w = await w6ManyClients(stack, { clients: P.w6Clients, heartbeatMs: W6_HEARTBEAT_MS, connectTimeoutMs: P.w6TimeoutMs, finishTimeoutMs: P.w6TimeoutMs }, scenarioDeps);
+          raw['w6Clients'] = w;
+          w6Rows(w);
+        } catch (e) {
+          log('W6 failed:', e);
+          addRow({ id: 'W6', workload: `${P.w6Clients} concurrent SSE clients on one gateway process`, layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: `harness error: ${String(e).slice(0, 200)}` });
+        }
+      }
+
+      // ---------- W7 SIGKILL recovery (last: it replaces the executions and steps processes) ----------
+      if (section('recovery')) {
+        log(`W7: SIGKILL recovery with ${P.w7Executions} executions in flight`);
+        try {
+          const w = await w7Recovery(stack, { executions: P.w7Executions, delaySeconds: P.w7DelayS, timeoutMs: P.w7TimeoutMs }, scenarioDeps);
+          raw['w7Recovery'] = w;
+          w7RecoveryRow(w);
+        } catch (e) {
+          log('W7 recovery failed:', e);
+          addRow({ id: 'W7', workload: 'SIGKILL recovery', layout: 'distributed (4 procs)', metric: 'N/A', value: NaN, unit: '', note: `harness error: ${String(e).slice(0, 200)}` });
+        }
+      }
     } finally {
       await stack.stop();
     }
@@ -488,6 +476,24 @@ async function probeShapes(base: string, ids: Record<string, string>): Promise<R
 }
 
 const scenarioDeps: ScenarioDeps = { executeMany: (j) => load(j), approveAll: (j) => load(j), log };
+
+function w7RecoveryRow(w: W7RecoveryResult) {
+  const v = w.verification;
+  if (v) record('W7 recovery', v);
+  else problems.push(`W7 recovery: not verified (${w.error ?? 'no verification'})`);
+  addRow({
+    id: 'W7',
+    workload: `SIGKILL executions + steps with ${w.started} runs in flight (delay ${P.w7DelayS} s → 3 × tool_call), restart: restart → all terminal`,
+    layout: 'distributed (4 procs)',
+    metric: 'time',
+    value: w.restartToAllTerminalMs,
+    unit: 'ms',
+    verified: v ? verificationText(v, w.startErrorCount) : undefined,
+    note: w.error
+      ? `harness error: ${w.error}`
+      : `${w.inFlightAtKill}/${w.started} in flight at kill; ${w.terminalSeen}/${w.started} terminal${Number.isFinite(w.killToAllTerminalMs) ? `; kill → all terminal ${round(w.killToAllTerminalMs, 0)} ms` : ` after ${P.w7TimeoutMs / 1000} s (timed out)`}; last delay timer due ${round(w.lastTimerDueAfterRestartMs / 1000, 1)} s after the restart`,
+  });
+}
 
 function w6Rows(w: W6ClientsResult) {
   const label = `${w.clients} concurrent SSE clients on one gateway process (${w.processes} client process${w.processes > 1 ? 'es' : ''}), trigger → human_approval → data_transform`;

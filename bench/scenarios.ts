@@ -235,6 +235,7 @@ export interface W7RecoveryResult {
   executions: number;
   started: number;
   startErrors: string[];
+  startErrorCount: number;
   startMs: number;
   /** Not terminal when the processes were killed (seen on the log). */
   inFlightAtKill: number;
@@ -255,7 +256,7 @@ export interface W7RecoveryResult {
  * step result twice per execution.
  */
 export async function w7Recovery(stack: Stack, o: W7RecoveryOptions, d: ScenarioDeps): Promise<W7RecoveryResult> {
-  const r: W7RecoveryResult = { executions: o.executions, started: 0, startErrors: [], startMs: 0, inFlightAtKill: 0, restartToAllTerminalMs: NaN, killToAllTerminalMs: NaN, lastTimerDueAfterRestartMs: NaN, terminalSeen: 0 };
+  const r: W7RecoveryResult = { executions: o.executions, started: 0, startErrors: [], startErrorCount: 0, startMs: 0, inFlightAtKill: 0, restartToAllTerminalMs: NaN, killToAllTerminalMs: NaN, lastTimerDueAfterRestartMs: NaN, terminalSeen: 0 };
   const wf = await createWorkflow(stack.baseUrl, 'w7-recovery', [
     trig(['wait']),
     { step_id: 'wait', step_type: 'delay', parameters: { seconds: o.delaySeconds }, next_steps: ['s1'] },
@@ -282,6 +283,7 @@ export async function w7Recovery(stack: Stack, o: W7RecoveryOptions, d: Scenario
     const st = await d.executeMany({ kind: 'execute-many', baseUrl: stack.baseUrl, workflowId: wf, headers: HEADERS, trigger: { kind: 'api' }, count: o.executions, concurrency: 32 });
     r.started = st.ids.length;
     r.startErrors = st.errorSamples;
+    r.startErrorCount = st.errors;
     r.startMs = st.ms;
     if (!st.ids.length) throw new Error(`no execution started: ${st.errorSamples.join('; ')}`);
 
