@@ -237,7 +237,7 @@ async function main() {
 
     const port = await freePort();
     const srv = spawn(process.execPath, [join(__dirname, 'noop-server.js')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
-    await waitForPort(port);
+    await waitForPort(port, 30_000);
     const job: HttpJob = { kind: 'http', url: `http://127.0.0.1:${port}/api/noop`, method: 'GET', mode: 'closed', concurrency: P.conc, durationMs: P.warm };
     await load(job);
     const c0 = cpuMs(srv.pid!)!;

@@ -27,7 +27,7 @@ export class NatsServer {
   static async start(): Promise<NatsServer> {
     const s = new NatsServer(await freePort(), mkdtempSync(join(tmpdir(), 'jetflow-bench-nats-')));
     s.proc = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(s.port), '-js', '-sd', s.storeDir], { stdio: 'ignore' });
-    await waitForPort(s.port);
+    await waitForPort(s.port, 30_000);
     return s;
   }
   async stop() {
