@@ -1,6 +1,6 @@
 export * from './graph/workflow-graph';
 export * from './execution/execution.state';
-export * from './execution/execution.decider';
+export { decide } from './execution/execution.decider';
 export * from './execution/step-kinds';
 export * from './execution/template-scope';
 export * from './execution/inline-steps';

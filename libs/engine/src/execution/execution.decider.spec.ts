@@ -372,4 +372,64 @@ describe('execution decider', () => {
       expect(() => decide(r.state, { type: 'AddUserMessage', message_id: 'm3', content: 'x', now: at(6) })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
     });
   });
+
+  describe('purity', () => {
+    const def: WorkflowDefinition = {
+      name: 'pure',
+      steps: [
+        step('trigger', 'trigger', {}, ['each']),
+        step('each', 'loop', { items: '{{input.items}}', body: ['call'], concurrency: 2 }, ['agent']),
+        step('call', 'tool_call', { tool: 'noop' }, ['shape'], { retry: { max_attempts: 2, backoff_seconds: 1 } }),
+        step('shape', 'data_transform', { mapping: { v: '{{steps.call.output}}', i: '{{loop.index}}' } }),
+        step('agent', 'agent_execution', { agent_id: 'a', wait_for_user: true }, []),
+      ],
+    };
+    const result = (id: string, iteration: number[], attempt: number, output: unknown, ms: number): ExecutionCommand => ({ type: 'CompleteStep', step_id: id, iteration, attempt, output, now: at(ms) });
+    const commands: ExecutionCommand[] = [
+      startCmd(def, { items: [1, 2, 3] }),
+      { type: 'FailStep', step_id: 'call', iteration: [0], attempt: 1, error: { code: 'TOOL_ERROR', message: 'x' }, retryable: true, rand: 0.5, now: at(1) },
+      { type: 'FireTimer', timer_id: 'retry:call#0:1', now: at(2) },
+      result('call', [1], 1, 'second', 3),
+      result('call', [0], 2, 'first', 4),
+      result('call', [2], 1, 'third', 5),
+      { type: 'CompleteStep', step_id: 'agent', attempt: 1, output: { response: 'hello' }, now: at(6) },
+      { type: 'AddUserMessage', message_id: 'm1', content: 'more?', now: at(7) },
+      { type: 'AddUserMessage', message_id: 'm1', content: 'more?', now: at(8) },
+      { type: 'CompleteStep', step_id: 'agent', attempt: 1, chat_turn: 1, output: { response: 'done' }, now: at(9) },
+      { type: 'AddUserMessage', message_id: 'm2', content: '', end: true, now: at(10) },
+    ];
+
+    /** Runs a decision, swallowing a rejection (a throwing decision must not leave traces either). */
+    async function attempt(f: () => unknown): Promise<void> {
+      try {
+        await f();
+      } catch {
+        // rejected commands are part of what is checked
+      }
+    }
+
+    it('decide and decideWithInline never change the state they are given (loops, retries, timers, chat)', async () => {
+      let state = foldEvents([]);
+      for (const command of commands) {
+        const before = structuredClone(state);
+        // The command itself, plus a cancel, which touches every unfinished step.
+        for (const c of [command, { type: 'CancelExecution', now: command.now } as ExecutionCommand]) {
+          await attempt(() => decide(state, c));
+          expect(state).toStrictEqual(before);
+          await attempt(() => decideWithInline(state, c));
+          expect(state).toStrictEqual(before);
+        }
+        const next = await decideWithInline(state, command);
+        expect(next.state).not.toBe(state);
+        // The one working copy is the fold of the decision's events.
+        expect(next.state).toStrictEqual(foldEvents(next.events, structuredClone(state)));
+        state = next.state;
+      }
+      expect(state.status).toBe('completed');
+      expect(state.steps.get('each')?.output).toEqual({ results: [{ v: 'first', i: 0 }, { v: 'second', i: 1 }, { v: 'third', i: 2 }] });
+      expect(state.steps.get('call#0')?.attempt).toBe(2);
+      expect(state.result).toEqual({ response: 'done' });
+    });
+  });
 });
+

@@ -23,7 +23,17 @@ import { cloneState, isTerminal, type ExecutionState } from './execution.state';
  * planner (`advance`) start or skip whatever became decidable.
  */
 export function decide(state: ExecutionState, command: ExecutionCommand): ExecutionEvent[] {
-  const d = new Decision(cloneState(state), 'now' in command ? command.now : '');
+  return decideInto(cloneState(state), command);
+}
+
+/**
+ * `decide` on a working copy the caller owns: every returned event is already folded into `ws`
+ * and nothing else is (`[]` leaves it as it was; after a throw, discard it). Lets
+ * `decideWithInline` chain the decisions of one command on a single copy. Engine-internal: not
+ * exported from the library.
+ */
+export function decideInto(ws: ExecutionState, command: ExecutionCommand): ExecutionEvent[] {
+  const d = new Decision(ws, 'now' in command ? command.now : '');
   switch (command.type) {
     case 'StartExecution':
       return start(d, command);

@@ -1,7 +1,7 @@
 import { stepKey, type IterationPath } from '@jetflow/contracts';
 import { branchEdges } from '../graph/workflow-graph';
 import { iter, numberOr, type Decision } from './execution.decision';
-import { isTerminal, RESOLVED, type ExecutionState } from './execution.state';
+import { isTerminal, RESOLVED, type ExecutionState, type LoopRun } from './execution.state';
 
 /**
  * Runs the planner to a fixpoint: starts steps whose predecessors all resolved and that at
@@ -82,14 +82,36 @@ function couldStillRun(ws: ExecutionState, id: string, path: IterationPath): boo
   });
 }
 
-/** The regions to plan: the top level, then every started, unfinished iteration of a running loop. */
+/**
+ * The regions to plan: the top level, then every started, unfinished iteration of a running loop,
+ * in index order.
+ */
 function* activeContexts(ws: ExecutionState): Generator<[string | null, IterationPath]> {
   yield [null, []];
   for (const [key, loop] of ws.loops) {
     const run = ws.steps.get(key);
     if (!run || run.status !== 'running') continue;
-    for (let i = 0; i < loop.started; i++) if (!loop.done.has(i)) yield [run.step_id, [...run.iteration, i]];
+    for (const i of openIterations(loop)) yield [run.step_id, [...run.iteration, i]];
   }
+}
+
+/**
+ * Indices of a loop's started iterations that are not done, ascending. An iteration is only ever
+ * done after it started (the planner decides body steps in started iterations only), so there are
+ * `started - done.size` of them; iterations start in index order and mostly finish in order, so
+ * they are searched from the newest down: a planner pass costs the loop's concurrency, not its
+ * length (it used to scan every started index on every pass).
+ */
+function openIterations(loop: LoopRun): number[] {
+  let open = loop.started - loop.done.size;
+  const found: number[] = [];
+  for (let i = loop.started - 1; i >= 0 && open > 0; i--) {
+    if (!loop.done.has(i)) {
+      found.push(i);
+      open--;
+    }
+  }
+  return found.reverse();
 }
 
 /** Completes loops whose iterations are all done; starts further iterations up to `concurrency`. */

@@ -1,6 +1,6 @@
 import type { ExecutionCommand, ExecutionEvent } from '@jetflow/contracts';
-import { decide } from './execution.decider';
-import { cloneState, evolve, type ExecutionState } from './execution.state';
+import { decideInto } from './execution.decider';
+import { cloneState, type ExecutionState } from './execution.state';
 import { inlineStarts, runInlineStep } from './inline-steps';
 
 export interface Decided {
@@ -13,26 +13,28 @@ export interface Decided {
 /**
  * Decides a command, then computes the inline steps it started (and the ones those start), so a
  * chain of pure steps costs one append. Deterministic for a given state and command.
+ *
+ * One working copy per command: the state is copied once, and the command's decision and each
+ * inline step's decision are made into that copy (`decideInto` folds what it emits), instead of
+ * every decision copying the whole state again.
  */
 export async function decideWithInline(state: ExecutionState, command: ExecutionCommand, maxInline = 10_000): Promise<Decided> {
-  const events = decide(state, command);
   const ws = cloneState(state);
-  for (const e of events) evolve(ws, e);
+  const events = decideInto(ws, command);
   const now = 'now' in command ? command.now : new Date(0).toISOString();
   const queue = inlineStarts(events);
-  for (let n = 0; queue.length && n < maxInline; n++) {
-    const started = queue.shift()!;
+  for (let n = 0; n < queue.length && n < maxInline; n++) {
+    const started = queue[n]!;
     const outcome = await runInlineStep(ws, started);
     const base = { step_id: started.step_id, ...(started.iteration ? { iteration: started.iteration } : {}), attempt: started.attempt, now };
-    const next = decide(
+    const next = decideInto(
       ws,
       outcome.ok
         ? { type: 'CompleteStep', ...base, output: outcome.output }
         : { type: 'FailStep', ...base, error: outcome.error, retryable: outcome.retryable, rand: 0.5 },
     );
-    for (const e of next) evolve(ws, e);
-    events.push(...next);
-    queue.push(...inlineStarts(next));
+    for (const e of next) events.push(e);
+    for (const s of inlineStarts(next)) queue.push(s);
   }
   return { events, state: ws };
 }
