@@ -1,14 +1,14 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RpcClient } from '@jetflow/bus';
 import type { Config } from '@jetflow/config';
-import { EventStore } from '@jetflow/event-store';
+import { EventStore, ExecutionFeed } from '@jetflow/event-store';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { AgentsController } from './agents/agents.controller';
 import { ApprovalsController } from './approvals/approvals.controller';
 import { ApiRequestGuard } from './common/api-request.guard';
 import { ExecutionStreamController } from './executions/execution-stream.controller';
-import { EVENT_STORE } from './executions/execution-stream.tokens';
+import { EVENT_STORE, EXECUTION_FEED } from './executions/execution-stream.tokens';
 import { ExecutionStreamer } from './executions/execution-streamer';
 import { ExecutionsController } from './executions/executions.controller';
 import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, HEALTH_CHECK, NATS_CONNECTION, type Clock, type HealthCheck } from './gateway.tokens';
@@ -42,6 +42,11 @@ export class GatewayModule {
         { provide: CLOCK, useValue: deps.clock },
         { provide: ServicesClient, useFactory: () => new ServicesClient(new RpcClient(deps.nc, { timeoutMs: deps.config.rpcTimeoutMs })) },
         { provide: EVENT_STORE, useFactory: () => new EventStore(deps.nc, { prefix: deps.config.streamPrefix, replicas: deps.config.streamReplicas }) },
+        // One live subscription per gateway process for every SSE stream; stopped by ExecutionStreamer at shutdown.
+        {
+          provide: EXECUTION_FEED,
+          useFactory: () => new ExecutionFeed(deps.nc, { prefix: deps.config.streamPrefix, replicas: deps.config.streamReplicas, logger: deps.logger.child({ component: 'execution-feed' }) }),
+        },
         ApiRequestGuard,
         ExecutionStreamer,
       ],

@@ -8,6 +8,7 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
+  type MsgRequest,
 } from '@nats-io/jetstream';
 import { SUBJECTS, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
 import { streamNames, type StreamOptions } from './stream-options';
@@ -23,6 +24,12 @@ const READ_BATCH = 1_000;
 const CONSUMER_INACTIVE_MS = 60_000;
 /** Pull request lifetime of a follower (its idle heartbeat is half of it). */
 const FOLLOW_PULL_EXPIRES_MS = 5_000;
+/**
+ * `history()` walks this many entries with single message gets (no consumer) before it hands the
+ * rest of a long log to one ordered consumer: a get is one round trip, a consumer costs about three
+ * (create, pull, delete) plus server state, so the walk wins for the few entries of a fresh run.
+ */
+const HISTORY_WALK_MAX = 12;
 
 /**
  * Each execution's log in the EXECUTIONS stream: decision events on `SUBJECTS.executionEvents(id)`
@@ -34,9 +41,13 @@ export class EventStore {
   private jsmPromise?: Promise<JetStreamManager>;
   private readonly stream: string;
 
+  /** One replica: a direct get is answered by the only server that has the stream, never a lagging copy. */
+  private readonly directReadsConsistent: boolean;
+
   constructor(nc: NatsConnection, opts: StreamOptions = {}) {
     this.js = jetstream(nc);
     this.stream = streamNames(opts).executions;
+    this.directReadsConsistent = (opts.replicas ?? 1) === 1;
   }
 
   /**
@@ -108,6 +119,65 @@ export class EventStore {
         messages.stop();
       }
       return entries;
+    } finally {
+      await deleteQuietly(consumer);
+    }
+  }
+
+  /**
+   * The execution's entries of both subjects (`events` and `deltas`) with `seq >= fromSeq`, in stream
+   * order, up to the end of the log as the read finds it (at least every entry that existed when the
+   * call started; entries appended meanwhile may or may not be included). Streams: the caller pulls
+   * one entry at a time.
+   *
+   * A short log costs no consumer: up to `HISTORY_WALK_MAX` entries come from "next message of this
+   * execution from sequence N" gets (`next_by_subj`); the rest of a longer log comes from one
+   * ordered consumer, deleted afterwards (nats-server 2.9 has no batch get). With one replica the
+   * gets are direct gets (cheapest); with several they go to the stream leader (`STREAM.MSG.GET`),
+   * because any replica answers a direct get and a lagging one could hide an entry.
+   */
+  async *history(executionId: string, fromSeq = 1): AsyncGenerator<StoredEntry> {
+    const subject = SUBJECTS.executionAll(executionId);
+    const jsm = await this.jsm();
+    let seq = Math.max(1, fromSeq);
+    for (let walked = 0; walked < HISTORY_WALK_MAX; walked++) {
+      const msg = this.directReadsConsistent
+        ? await jsm.direct.getMessage(this.stream, { seq, next_by_subj: subject })
+        : // The client types leave `next_by_subj` to direct gets; nats-server 2.9 takes it here too.
+          await jsm.streams.getMessage(this.stream, { seq, next_by_subj: subject } as unknown as MsgRequest);
+      if (!msg) return;
+      yield {
+        seq: msg.seq,
+        kind: msg.subject.endsWith('.deltas') ? 'deltas' : 'events',
+        events: JSON.parse(decoder.decode(msg.data)) as (ExecutionEvent | StreamEvent)[],
+        time: msg.time.toISOString(),
+      };
+      seq = msg.seq + 1;
+    }
+    yield* this.readRest(subject, seq);
+  }
+
+  /** `subject`'s entries from `fromSeq` that exist when the consumer is created, streamed (one ordered consumer). */
+  private async *readRest(subject: string, fromSeq: number): AsyncGenerator<StoredEntry> {
+    const consumer = await this.js.consumers.get(this.stream, {
+      filter_subjects: subject,
+      opt_start_seq: fromSeq,
+      inactive_threshold: CONSUMER_INACTIVE_MS,
+    });
+    try {
+      const target = (await consumer.info(true)).num_pending;
+      if (target === 0) return;
+      // The client pulls again only as the caller takes entries: a slow reader holds one batch at most.
+      const messages = await consumer.consume({ max_messages: Math.min(target, READ_BATCH) });
+      let count = 0;
+      try {
+        for await (const m of messages) {
+          yield toEntry(m);
+          if (++count >= target || m.info.pending === 0) break;
+        }
+      } finally {
+        messages.stop();
+      }
     } finally {
       await deleteQuietly(consumer);
     }

@@ -1,11 +1,11 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Config } from '@jetflow/config';
-import type { EventStore } from '@jetflow/event-store';
+import type { ExecutionFeed, LogFollower } from '@jetflow/event-store';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, type Clock } from '../gateway.tokens';
-import { EVENT_STORE } from './execution-stream.tokens';
+import { EXECUTION_FEED } from './execution-stream.tokens';
 import { controlMessage, entryToSseMessages, formatSse, isFinalMessage, type SseMessage, type SsePosition } from './sse-event.mapper';
 
 const SSE_HEADERS = {
@@ -15,98 +15,155 @@ const SSE_HEADERS = {
   'x-accel-buffering': 'no',
 } as const;
 
+/** What the streamer keeps per open SSE response (the follower holds the rest). */
+interface OpenStream {
+  readonly executionId: string;
+  readonly raw: ServerResponse;
+  /** `complete` written (or the stream closed): nothing may follow, not even a heartbeat. */
+  done: boolean;
+  close(): Promise<void>;
+}
+
 /**
  * Writes an execution's log as SSE to hijacked replies: `connected`, then every entry from the
  * start (or strictly after `Last-Event-ID`) and live ones, heartbeats in between, and the end of
- * the response after `complete`. Each stream owns one follower, stopped when the client leaves or
- * the app shuts down, so no consumer outlives its connection.
+ * the response after `complete`.
+ *
+ * No stream owns a JetStream consumer: each follows the process's one shared {@link ExecutionFeed}
+ * (registered first, then the log read from its position, then live entries; no gap, no
+ * duplicate). A slow client never blocks the feed or other clients: while its socket is full the
+ * follower buffers a bounded number of live entries, and past that bound drops them and reads the
+ * log again from the client's position once the socket drains (memory stays bounded; the client
+ * loses nothing and is not disconnected). One interval writes the heartbeats of every open stream.
  */
 @Injectable()
 export class ExecutionStreamer implements BeforeApplicationShutdown {
-  private readonly open = new Set<() => Promise<void>>();
+  private readonly open = new Set<OpenStream>();
+  private heartbeat?: NodeJS.Timeout;
+  private shuttingDown = false;
 
   constructor(
-    @Inject(EVENT_STORE) private readonly store: EventStore,
+    @Inject(EXECUTION_FEED) private readonly feed: ExecutionFeed,
     @Inject(GATEWAY_CONFIG) private readonly config: Config,
     @Inject(GATEWAY_LOGGER) private readonly logger: Logger,
     @Inject(CLOCK) private readonly now: Clock,
   ) {}
+
+  /** Open SSE streams (for metrics and tests). */
+  get openStreams(): number {
+    return this.open.size;
+  }
 
   /** Takes over `reply`; call only after the execution was authorized (errors are JSON until here). */
   stream(executionId: string, after: SsePosition | undefined, reply: FastifyReply): void {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, SSE_HEADERS);
-    let follower = this.store.follow(executionId, after?.seq ?? 1);
+    if (this.shuttingDown) {
+      raw.end();
+      return;
+    }
+    let follower: LogFollower = this.feed.follow(executionId, after?.seq ?? 1);
     // Where the client is: the next follower (if one ends early) resumes strictly after it.
     let position: SsePosition | undefined = after;
-    const heartbeat = setInterval(() => void write(raw, controlMessage('heartbeat', executionId, this.now())), this.config.heartbeatMs);
 
     let closing: Promise<void> | undefined;
-    const close = (): Promise<void> =>
-      (closing ??= (async () => {
-        clearInterval(heartbeat);
-        this.open.delete(close);
-        if (!raw.writableEnded) raw.end();
-        await follower.stop();
-      })());
-    this.open.add(close);
-    raw.on('close', () => void close());
+    const stream: OpenStream = {
+      executionId,
+      raw,
+      done: false,
+      close: () =>
+        (closing ??= (async () => {
+          stream.done = true;
+          this.open.delete(stream);
+          if (this.open.size === 0) this.stopHeartbeat();
+          if (!raw.writableEnded) raw.end();
+          await follower.stop();
+        })()),
+    };
+    this.open.add(stream);
+    this.startHeartbeat();
+    raw.on('close', () => void stream.close());
 
-    void write(raw, controlMessage('connected', executionId, this.now()));
+    write(raw, controlMessage('connected', executionId, this.now()));
     void (async () => {
       try {
-        // A follower can end on its own (consumer lost with the server, missed heartbeats): while
-        // the client is connected and `complete` has not been sent, follow again from `position`.
+        // A follower ends early only when the feed stops (shutdown): while the client is connected
+        // and `complete` has not been sent, follow again from `position`.
         while (!raw.writableEnded && !raw.destroyed) {
           for await (const entry of follower.entries) {
             for (const message of entryToSseMessages(executionId, entry, position)) {
-              if (!(await write(raw, message))) return;
-              if (isFinalMessage(message)) {
-                // Nothing may follow `complete`, not even a heartbeat while the follower is torn down.
-                clearInterval(heartbeat);
-                return;
-              }
+              // Nothing may follow `complete`, not even a heartbeat while this write drains.
+              if (isFinalMessage(message)) stream.done = true;
+              if (!write(raw, message) && !(await drained(raw))) return;
+              if (stream.done) return;
             }
             position = { seq: entry.seq, index: Number.MAX_SAFE_INTEGER };
             // Resumed right after `complete` (its message was filtered out): the log is over.
-            if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) {
-              clearInterval(heartbeat);
-              return;
-            }
+            if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) return;
           }
-          if (closing) return;
+          if (closing || this.shuttingDown) return;
           await follower.stop();
           this.logger.warn({ executionId, after: position?.seq }, 'SSE follower ended early; following again');
-          follower = this.store.follow(executionId, position ? position.seq + 1 : 1);
+          follower = this.feed.follow(executionId, position ? position.seq + 1 : 1);
         }
       } catch (err) {
         // The client reconnects with Last-Event-ID and resumes without a gap.
         this.logger.warn({ err, executionId }, 'SSE follow failed');
       } finally {
-        await close();
+        await stream.close();
       }
     })();
   }
 
-  /** Ends every open stream (and deletes its consumer) before the server and NATS go away. */
+  /** Ends every open stream, then stops the shared feed (deleting its consumer) before the server and NATS go away. */
   async beforeApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...this.open].map((close) => close()));
+    this.shuttingDown = true;
+    await Promise.allSettled([...this.open].map((s) => s.close()));
+    this.stopHeartbeat();
+    await this.feed.stop();
+  }
+
+  private startHeartbeat(): void {
+    if (this.heartbeat) return;
+    this.heartbeat = setInterval(() => this.beat(), this.config.heartbeatMs);
+  }
+
+  private stopHeartbeat(): void {
+    if (!this.heartbeat) return;
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** One heartbeat to every open stream that is idle enough to take it (a full socket is not idle). */
+  private beat(): void {
+    const now = this.now();
+    for (const s of this.open) {
+      if (s.done || s.raw.writableNeedDrain) continue;
+      write(s.raw, controlMessage('heartbeat', s.executionId, now));
+    }
   }
 }
 
-/** Writes one message, waiting out backpressure; false once the client is gone. */
-async function write(raw: ServerResponse, message: SseMessage): Promise<boolean> {
+/** Writes one message; false when the socket is full (wait for `drained`) or gone. */
+function write(raw: ServerResponse, message: SseMessage): boolean {
   if (raw.writableEnded || raw.destroyed) return false;
-  if (raw.write(formatSse(message))) return true;
-  await new Promise<void>((resolve) => {
-    const done = () => {
-      raw.off('drain', done);
-      raw.off('close', done);
-      resolve();
-    };
-    raw.on('drain', done);
-    raw.on('close', done);
-  });
+  return raw.write(formatSse(message));
+}
+
+/** Waits until the socket takes data again; false once the client is gone. */
+async function drained(raw: ServerResponse): Promise<boolean> {
+  if (raw.writableEnded || raw.destroyed) return false;
+  if (raw.writableNeedDrain) {
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        raw.off('drain', done);
+        raw.off('close', done);
+        resolve();
+      };
+      raw.on('drain', done);
+      raw.on('close', done);
+    });
+  }
   return !raw.destroyed && !raw.writableEnded;
 }
