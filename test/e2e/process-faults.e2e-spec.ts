@@ -15,11 +15,11 @@ const RUNS = 100;
 
 const WORKFLOW = {
   name: 'process-faults',
-  description: 'trigger -> tool -> delay 2 s -> tool -> transform',
+  description: 'trigger -> tool -> delay 6 s -> tool -> transform',
   steps: [
     { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['first'] },
     { step_id: 'first', step_type: 'tool_call', parameters: { tool: 'noop', arguments: { n: '{{input.n}}' } }, next_steps: ['wait'] },
-    { step_id: 'wait', step_type: 'delay', parameters: { seconds: 2 }, next_steps: ['second'] },
+    { step_id: 'wait', step_type: 'delay', parameters: { seconds: 6 }, next_steps: ['second'] },
     { step_id: 'second', step_type: 'tool_call', parameters: { tool: 'noop', arguments: { n: '{{steps.first.output.n}}' } }, next_steps: ['finish'] },
     { step_id: 'finish', step_type: 'data_transform', parameters: { mapping: { n: '{{steps.second.output.n}}', done: true } }, next_steps: [] },
   ],
@@ -105,9 +105,9 @@ describe('process faults (gateway, executions, steps, approvals as separate proc
     expect(new Set(ids).size).toBe(RUNS);
 
     // One after another: kill -9, start a replacement, go on to the next service. Before each kill,
-    // count the runs still going (the first two kills land inside the 2 s delay by construction).
+    // count the runs still going (the first two kills land inside the 6 s delay: a restart under load can take 4 s).
     const inFlightAtKill: Record<string, number> = {};
-    for (const role of ['gateway', 'executions', 'steps', 'approvals']) {
+    for (const role of ['executions', 'gateway', 'steps', 'approvals']) {
       inFlightAtKill[role] = await notCompleted(ids);
       await live[role]!.kill('SIGKILL');
       await startRole(role);
