@@ -125,36 +125,51 @@ export class EventStore {
   }
 
   /**
-   * The execution's entries of both subjects (`events` and `deltas`) with `seq >= fromSeq`, in stream
-   * order, up to the end of the log as the read finds it (at least every entry that existed when the
-   * call started; entries appended meanwhile may or may not be included). Streams: the caller pulls
-   * one entry at a time.
+   * The execution's entries of both subjects (`events` and `deltas`) with `fromSeq <= seq <= upTo`,
+   * in stream order. `upTo` must be a sequence already stored (the live feed's position): every
+   * entry up to it is found; later ones are the caller's to take from the feed.
    *
-   * A short log costs no consumer: up to `HISTORY_WALK_MAX` entries come from "next message of this
-   * execution from sequence N" gets (`next_by_subj`); the rest of a longer log comes from one
-   * ordered consumer, deleted afterwards (nats-server 2.9 has no batch get). With one replica the
-   * gets are direct gets (cheapest); with several they go to the stream leader (`STREAM.MSG.GET`),
-   * because any replica answers a direct get and a lagging one could hide an entry.
+   * A short log costs no consumer: each subject is walked with "next message on this subject from
+   * sequence N" gets on its *literal* subject (the server finds those through its per-subject index;
+   * a wildcard `next_by_subj` scans every message in between, milliseconds per get on a busy stream),
+   * both walks at once, merged by sequence. A log longer than `HISTORY_WALK_MAX` entries on either
+   * subject is read with one ordered consumer from the execution's first entry found (never from
+   * sequence 1: a wildcard filter scans from its start). With one replica the gets are direct gets;
+   * with several they go to the stream leader, because any replica answers a direct get and a
+   * lagging one could hide an entry.
    */
-  async *history(executionId: string, fromSeq = 1): AsyncGenerator<StoredEntry> {
-    const subject = SUBJECTS.executionAll(executionId);
+  async *history(executionId: string, fromSeq: number, upTo: number): AsyncGenerator<StoredEntry> {
+    const from = Math.max(1, fromSeq);
+    if (from > upTo) return;
+    const [events, deltas] = await Promise.all([this.walk(SUBJECTS.executionEvents(executionId), from, upTo), this.walk(SUBJECTS.executionDeltas(executionId), from, upTo)]);
+    if (events.complete && deltas.complete) {
+      yield* mergeBySeq(events.entries, deltas.entries);
+      return;
+    }
+    const start = Math.min(events.entries[0]?.seq ?? Infinity, deltas.entries[0]?.seq ?? Infinity);
+    yield* this.readRest(SUBJECTS.executionAll(executionId), Number.isFinite(start) ? start : from);
+  }
+
+  /** Up to `HISTORY_WALK_MAX` entries of one literal subject in `[from, upTo]`; `complete` if that was all. */
+  private async walk(subject: string, from: number, upTo: number): Promise<{ entries: StoredEntry[]; complete: boolean }> {
     const jsm = await this.jsm();
-    let seq = Math.max(1, fromSeq);
-    for (let walked = 0; walked < HISTORY_WALK_MAX; walked++) {
+    const entries: StoredEntry[] = [];
+    let seq = from;
+    while (entries.length < HISTORY_WALK_MAX) {
       const msg = this.directReadsConsistent
         ? await jsm.direct.getMessage(this.stream, { seq, next_by_subj: subject })
         : // The client types leave `next_by_subj` to direct gets; nats-server 2.9 takes it here too.
           await jsm.streams.getMessage(this.stream, { seq, next_by_subj: subject } as unknown as MsgRequest);
-      if (!msg) return;
-      yield {
+      if (!msg || msg.seq > upTo) return { entries, complete: true };
+      entries.push({
         seq: msg.seq,
         kind: msg.subject.endsWith('.deltas') ? 'deltas' : 'events',
         events: JSON.parse(decoder.decode(msg.data)) as (ExecutionEvent | StreamEvent)[],
         time: msg.time.toISOString(),
-      };
+      });
       seq = msg.seq + 1;
     }
-    yield* this.readRest(subject, seq);
+    return { entries, complete: false };
   }
 
   /** `subject`'s entries from `fromSeq` that exist when the consumer is created, streamed (one ordered consumer). */
@@ -257,6 +272,15 @@ export class EventStore {
   private jsm(): Promise<JetStreamManager> {
     this.jsmPromise ??= this.js.jetstreamManager(false);
     return this.jsmPromise;
+  }
+}
+
+function* mergeBySeq(a: readonly StoredEntry[], b: readonly StoredEntry[]): Generator<StoredEntry> {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (j >= b.length || (i < a.length && a[i]!.seq < b[j]!.seq)) yield a[i++]!;
+    else yield b[j++]!;
   }
 }
 

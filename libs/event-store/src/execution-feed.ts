@@ -392,7 +392,7 @@ class FeedFollower implements LogFollower, FeedListener {
           const covered = this.feed.position;
           if (this.lastSeq < covered) {
             this.feed.count('logReads');
-            for await (const entry of this.store.history(this.executionId, this.lastSeq + 1)) {
+            for await (const entry of this.store.history(this.executionId, this.lastSeq + 1, covered)) {
               if (this.stopped) return;
               if (entry.seq <= this.lastSeq) continue;
               this.lastSeq = entry.seq;
