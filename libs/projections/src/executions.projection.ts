@@ -47,6 +47,7 @@ const CHECKPOINT = `
  */
 export class ExecutionsProjection {
   readonly checkpointName: string;
+  readonly singleStatement = true;
   private readonly clock: () => Date;
 
   constructor(opts: ExecutionsProjectionOptions = {}) {
@@ -60,10 +61,12 @@ export class ExecutionsProjection {
     const patches = foldPatches(entries.filter((e) => isUuid(e.executionId)));
     // One statement for the batch (one id per row: patches are folded per execution), rows in id
     // order so two replicas committing overlapping batches never deadlock.
+    // The checkpoint goes in the same statement: atomic without a transaction (singleStatement).
     const sorted = [...patches.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    if (sorted.length) await manager.query(upsertSql(sorted.length), sorted.flatMap(upsertParams));
     const maxSeq = Math.max(...entries.map((e) => e.seq));
-    await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
+    const checkpoint = [this.checkpointName, maxSeq, this.clock()];
+    if (!sorted.length) await manager.query(CHECKPOINT, checkpoint);
+    else await manager.query(`WITH upserted AS (${upsertSql(sorted.length, 3)} RETURNING 1) ${CHECKPOINT}`, [...checkpoint, ...sorted.flatMap(upsertParams)]);
   }
 
   /** Highest sequence committed by this projection (0 before the first batch). */
@@ -76,13 +79,14 @@ export class ExecutionsProjection {
 const UPSERT_COLUMNS = 12;
 const upsertSqlCache = new Map<number, string>();
 
-/** The upsert for `rows` rows: `VALUES ($1..$12), ($13..$24), ...`. */
-function upsertSql(rows: number): string {
-  let sql = upsertSqlCache.get(rows);
+/** The upsert for `rows` rows, parameters numbered after the first `offset`: `VALUES ($5..$16), ...`. */
+function upsertSql(rows: number, offset: number): string {
+  const key = rows * 100 + offset;
+  let sql = upsertSqlCache.get(key);
   if (!sql) {
-    const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: UPSERT_COLUMNS }, (_, c) => `$${r * UPSERT_COLUMNS + c + 1}`).join(', ')})`);
+    const values = Array.from({ length: rows }, (_, r) => `(${Array.from({ length: UPSERT_COLUMNS }, (_, c) => `$${offset + r * UPSERT_COLUMNS + c + 1}`).join(', ')})`);
     sql = UPSERT_HEAD + values.join(', ') + UPSERT_TAIL;
-    if (upsertSqlCache.size < 512) upsertSqlCache.set(rows, sql);
+    if (upsertSqlCache.size < 512) upsertSqlCache.set(key, sql);
   }
   return sql;
 }
