@@ -144,6 +144,33 @@ describe('ExecutionFeed (one shared live subscription) against nats-server', () 
     await keepAlive.stop();
   });
 
+  it('serves the history of an execution it saw start from memory (no log read), and reads the log for one it did not', async () => {
+    const feed = newFeed();
+    const started = (id: string): ExecutionEvent =>
+      ({ type: 'ExecutionStarted', execution_id: id, workflow_id: 'w', workflow_version: 1, definition: { name: 'w', steps: [] }, scope: { organization_id: 'o', project_id: 'p' }, input: {}, context: {}, user_id: null, session_id: null, at: AT }) as ExecutionEvent;
+    const before = randomUUID();
+    const beforeStart = await store.append(before, [started(before)], 0, `${before}:start`);
+    const beforeKeys = [`${beforeStart.seq}:events:ExecutionStarted`, ...(await writeRun(store, before, 5, { startAfter: beforeStart.seq }))];
+
+    const keepAlive = feed.follow(randomUUID());
+    void keepAlive.entries[Symbol.asyncIterator]().next();
+    await eventually(() => feed.stats().running);
+    await feed.follow(randomUUID()).stop(); // positioned
+    const id = randomUUID();
+    const first = await store.append(id, [started(id)], 0, `${id}:start`);
+    const keys = [`${first.seq}:events:ExecutionStarted`, ...(await writeRun(store, id, 20, { startAfter: first.seq }))];
+    await eventually(() => feed.position >= fromSeqOf(keys.at(-1)!));
+
+    const reads = feed.stats();
+    expect((await collect(feed.follow(id))).map(key)).toEqual(keys);
+    expect((await collect(feed.follow(id, fromSeqOf(keys[7]!)))).map(key)).toEqual(keys.slice(7));
+    expect(feed.stats()).toMatchObject({ recentReads: reads.recentReads + 2, logReads: reads.logReads });
+    // Started before the feed ran: its history comes from the log.
+    expect((await collect(feed.follow(before))).map(key)).toEqual(beforeKeys);
+    expect(feed.stats().logReads).toBe(reads.logReads + 1);
+    await keepAlive.stop();
+  });
+
   it('a slow reader overflows its buffer and reads the log again: still every entry once, in order', async () => {
     const feed = newFeed({ followerBufferLimit: 4 });
     const id = randomUUID();

@@ -4,6 +4,7 @@ import type { ExecutionEvent, StreamEvent } from '@jetflow/contracts';
 import { EventStore } from './event-store';
 import type { LogFollower, StoredEntry } from './stored-entry';
 import { streamNames, type StreamOptions } from './stream-options';
+import { RecentLogs } from './recent-logs';
 
 const decoder = new TextDecoder();
 
@@ -34,6 +35,8 @@ export interface ExecutionFeedOptions extends StreamOptions {
    * Default 256.
    */
   readonly followerBufferLimit?: number;
+  /** Bytes of recent executions' logs kept to answer history without a read (default 32 MiB; 0: none). */
+  readonly recentLogBytes?: number;
   readonly logger?: FeedLogger;
 }
 
@@ -83,8 +86,9 @@ export class ExecutionFeed {
   private run?: FeedRun;
   private idleTimer?: NodeJS.Timeout;
   private stopped = false;
-  /** Counters since construction: log reads by followers, buffer overflows, sequence jumps seen. */
-  private readonly counters = { logReads: 0, overflows: 0, gaps: 0 };
+  /** Counters since construction: log reads by followers, histories served from memory, buffer overflows, sequence jumps seen. */
+  private readonly counters = { logReads: 0, recentReads: 0, overflows: 0, gaps: 0 };
+  private readonly recent?: RecentLogs;
   readonly idleStopMs: number;
   readonly followerBufferLimit: number;
 
@@ -97,6 +101,17 @@ export class ExecutionFeed {
     this.store = new EventStore(nc, opts);
     this.idleStopMs = opts.idleStopMs ?? DEFAULT_IDLE_STOP_MS;
     this.followerBufferLimit = Math.max(1, opts.followerBufferLimit ?? DEFAULT_FOLLOWER_BUFFER);
+    if (opts.recentLogBytes !== 0) this.recent = new RecentLogs({ maxBytes: opts.recentLogBytes });
+  }
+
+  /**
+   * @internal History from memory when the feed saw the execution's whole log (`from..upTo`), else
+   * undefined (read the stream).
+   */
+  recentHistory(executionId: string, from: number, upTo: number): StoredEntry[] | undefined {
+    const entries = this.recent?.read(executionId, from, upTo);
+    if (entries) this.counters.recentReads++;
+    return entries;
   }
 
   /**
@@ -120,7 +135,12 @@ export class ExecutionFeed {
       clearTimeout(this.idleTimer);
       this.idleTimer = undefined;
     }
-    const run = (this.run ??= new FeedRun(this, this.js, this.streamName, this.opts.logger));
+    if (!this.run) {
+      // A new run starts at the stream's end: what came before it was not seen.
+      this.recent?.clear();
+      this.run = new FeedRun(this, this.js, this.streamName, this.opts.logger);
+    }
+    const run = this.run;
     let active = true;
     return {
       ready: run.ready,
@@ -138,12 +158,12 @@ export class ExecutionFeed {
   }
 
   /** Listeners, executions with at least one listener, and counters (for metrics and tests). */
-  stats(): { listeners: number; executions: number; running: boolean; position: number; logReads: number; overflows: number; gaps: number } {
+  stats(): { listeners: number; executions: number; running: boolean; position: number; logReads: number; recentReads: number; overflows: number; gaps: number } {
     return { listeners: this.listenerCount, executions: this.listeners.size, running: this.run !== undefined, position: this.position, ...this.counters };
   }
 
   /** @internal */
-  count(what: 'logReads' | 'overflows' | 'gaps'): void {
+  count(what: 'logReads' | 'recentReads' | 'overflows' | 'gaps'): void {
     this.counters[what]++;
   }
 
@@ -166,7 +186,9 @@ export class ExecutionFeed {
     const subject = m.subject;
     const dot = subject.lastIndexOf('.');
     if (dot <= SUBJECT_PREFIX.length || !subject.startsWith(SUBJECT_PREFIX)) return;
-    const list = this.listeners.get(subject.slice(SUBJECT_PREFIX.length, dot));
+    const executionId = subject.slice(SUBJECT_PREFIX.length, dot);
+    this.recent?.add(executionId, subject.endsWith('.deltas') ? 'deltas' : 'events', m.seq, m.data, m.time);
+    const list = this.listeners.get(executionId);
     if (!list) return;
     let entry: StoredEntry;
     try {
@@ -193,6 +215,7 @@ export class ExecutionFeed {
   /** @internal The feed skipped sequences: every listener reads the log again from its position. */
   signalGap(): void {
     this.counters.gaps++;
+    this.recent?.clear();
     for (const list of [...this.listeners.values()]) for (const l of [...list]) safely(() => l.onGap());
   }
 
@@ -391,8 +414,9 @@ class FeedFollower implements LogFollower, FeedListener {
           // Everything above `covered` reaches onEntry from now on; the log is needed only below it.
           const covered = this.feed.position;
           if (this.lastSeq < covered) {
-            this.feed.count('logReads');
-            for await (const entry of this.store.history(this.executionId, this.lastSeq + 1, covered)) {
+            const recent = this.feed.recentHistory(this.executionId, this.lastSeq + 1, covered);
+            if (!recent) this.feed.count('logReads');
+            for await (const entry of recent ?? this.store.history(this.executionId, this.lastSeq + 1, covered)) {
               if (this.stopped) return;
               if (entry.seq <= this.lastSeq) continue;
               this.lastSeq = entry.seq;
