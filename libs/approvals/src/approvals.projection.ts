@@ -20,9 +20,13 @@ const EXECUTION_STARTED = `
     workflow_id = COALESCE(x.workflow_id, EXCLUDED.workflow_id),
     last_seq = GREATEST(x.last_seq, EXCLUDED.last_seq)`;
 
-const FORGET_RUNS = `
-  WITH gone AS (DELETE FROM approvals WHERE execution_id = ANY($1::uuid[]))
-  DELETE FROM approval_executions WHERE execution_id = ANY($1::uuid[])`;
+const FORGET_RUNS_THEN = `
+  WITH gone AS (DELETE FROM approvals WHERE execution_id = ANY($1::uuid[])),
+       gone_runs AS (DELETE FROM approval_executions WHERE execution_id = ANY($1::uuid[]))`;
+const CHECKPOINT_AFTER_FORGET = `
+  INSERT INTO projection_checkpoints AS c (name, seq, updated_at) VALUES ($2, $3, $4)
+  ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at
+  WHERE EXCLUDED.seq > c.seq`;
 
 // Rows made before ExecutionStarted was applied (out-of-order replicas) get their scope now.
 const BACKFILL_SCOPE = `
@@ -134,9 +138,24 @@ export class ApprovalsProjection {
     }
     // Entries of such a run applied before its start was seen (another replica, a replay in another
     // order) may have left rows (a step output that looked like a decision): the start removes them.
-    if (approvalFreeStarts.length) await manager.query(FORGET_RUNS, [approvalFreeStarts]);
+    // With the checkpoint, one statement (see singleStatementFor).
     const maxSeq = Math.max(...entries.map((e) => e.seq));
-    await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
+    if (approvalFreeStarts.length) await manager.query(`${FORGET_RUNS_THEN} ${CHECKPOINT_AFTER_FORGET}`, [approvalFreeStarts, this.checkpointName, maxSeq, this.clock()]);
+    else await manager.query(CHECKPOINT, [this.checkpointName, maxSeq, this.clock()]);
+  }
+
+  /**
+   * True when `apply` will issue a single statement for `entries` (every entry belongs to a run known
+   * to have no approval step): the projector then runs it without a transaction. Pure.
+   */
+  singleStatementFor(entries: readonly ProjectionEntry[]): boolean {
+    const startedHere = new Set<string>();
+    for (const entry of entries) {
+      if (!isUuid(entry.executionId)) continue;
+      const started = entry.events.find((e) => e.type === 'ExecutionStarted');
+      if (started && !started.definition?.steps?.some((s) => s.step_type === 'human_approval')) startedHere.add(entry.executionId);
+    }
+    return entries.every((e) => !isUuid(e.executionId) || startedHere.has(e.executionId) || this.withoutApprovals.has(e.executionId));
   }
 
   /**

@@ -13,6 +13,8 @@ export interface LogProjection {
    * without BEGIN/COMMIT, a single statement being atomic on its own.
    */
   readonly singleStatement?: boolean;
+  /** Per batch: true when `apply` will issue exactly one statement for these entries. */
+  singleStatementFor?(entries: readonly ProjectionEntry[]): boolean;
 }
 
 export interface LogProjectorOptions {
@@ -128,7 +130,7 @@ export class LogProjector {
   private async flush(msgs: JsMsg[]): Promise<void> {
     try {
       const entries = msgs.map(toEntry);
-      if (this.projection.singleStatement) await this.projection.apply(this.dataSource.manager, entries);
+      if (this.projection.singleStatement || this.projection.singleStatementFor?.(entries)) await this.projection.apply(this.dataSource.manager, entries);
       else await this.dataSource.transaction((m) => this.projection.apply(m, entries));
     } catch (err) {
       this.opts.onError?.(err);
