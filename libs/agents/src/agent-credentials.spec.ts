@@ -16,6 +16,8 @@ const ENV_KEY = 'sk-from-process-env';
  */
 class RecordingEndpoint {
   readonly authorizations: (string | undefined)[] = [];
+  /** Value of the `x-operator-tenant` header of every request (set by OPENAI_CUSTOM_HEADERS in the tests). */
+  readonly tenantHeaders: (string | undefined)[] = [];
   private constructor(
     private readonly server: Server,
     readonly llm: FakeOpenAi,
@@ -27,6 +29,7 @@ class RecordingEndpoint {
     const upstream = new URL(llm.baseUrl);
     const server = createServer((req, res) => {
       self.authorizations.push(req.headers.authorization);
+      self.tenantHeaders.push(req.headers['x-operator-tenant'] as string | undefined);
       const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
         res.writeHead(up.statusCode ?? 502, up.headers);
         up.pipe(res);
@@ -109,6 +112,24 @@ describe('agent_execution: which endpoint gets which API key', () => {
     expect(await runAgent({ kind: 'openai', base_url: author.baseUrl })).toMatchObject({ ok: true, output: { response: 'from the author endpoint' } });
     expect(author.authorizations).toEqual([undefined]);
     expect(operator.authorizations).toEqual([]);
+  });
+
+  it("never sends the operator's OPENAI_CUSTOM_HEADERS to an agent's own base_url, and still to the operator's endpoint", async () => {
+    const before = process.env['OPENAI_CUSTOM_HEADERS'];
+    process.env['OPENAI_CUSTOM_HEADERS'] = 'X-Operator-Tenant: operator-secret-tenant';
+    author.tenantHeaders.length = 0;
+    operator.tenantHeaders.length = 0;
+    try {
+      expect(await runAgent({ kind: 'openai', base_url: author.baseUrl })).toMatchObject({ ok: true });
+      expect(await runAgent({ kind: 'openai' })).toMatchObject({ ok: true });
+    } finally {
+      if (before === undefined) delete process.env['OPENAI_CUSTOM_HEADERS'];
+      else process.env['OPENAI_CUSTOM_HEADERS'] = before;
+    }
+    expect(author.tenantHeaders).toEqual([undefined]);
+    expect(operator.tenantHeaders).toEqual(['operator-secret-tenant']);
+    author.tenantHeaders.length = 0;
+    operator.tenantHeaders.length = 0;
   });
 
   it("sends an agent's api_key_secret to its own base_url", async () => {

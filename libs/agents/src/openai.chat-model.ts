@@ -28,7 +28,9 @@ export class OpenAiChatModel implements ChatModel {
       // Always given, so the package never falls back to process.env.OPENAI_API_KEY; without a key
       // the placeholder is never sent: the Authorization header is dropped below.
       apiKey: opts.apiKey || 'unset',
-      ...(opts.apiKey ? {} : { defaultHeaders: { Authorization: null } }),
+      // An endpoint under the outbound guard is the workflow author's: the operator's
+      // OPENAI_CUSTOM_HEADERS (which the package reads from the environment) are removed too.
+      defaultHeaders: { ...(opts.outbound ? operatorEnvHeadersRemoved() : {}), ...(opts.apiKey ? {} : { Authorization: null }) },
       ...(opts.baseURL ? { baseURL: opts.baseURL } : {}),
       // An endpoint under the outbound guard is not the operator's: nothing from the process
       // environment (OPENAI_ORG_ID, OPENAI_PROJECT_ID) goes there either.
@@ -117,4 +119,16 @@ function retryAfter(headers: Headers | undefined): number | undefined {
   if (Number.isFinite(n) && n >= 0) return n;
   const at = Date.parse(raw);
   return Number.isFinite(at) ? Math.max(0, (at - Date.now()) / 1000) : undefined;
+}
+
+/** `null` for every header named in OPENAI_CUSTOM_HEADERS (`Name: value` per line): the client drops them. */
+function operatorEnvHeadersRemoved(): Record<string, null> {
+  const raw = process.env['OPENAI_CUSTOM_HEADERS'];
+  const removed: Record<string, null> = {};
+  if (!raw) return removed;
+  for (const line of raw.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) removed[line.slice(0, colon).trim()] = null;
+  }
+  return removed;
 }
