@@ -25,7 +25,10 @@ export interface PinnedDefinition {
 export interface ExecutionsServiceDeps {
   readonly store: EventStore;
   readonly host: ExecutionActorHost;
-  /** Current definition of a workflow in a scope (the workflows service, over NATS). */
+  /**
+   * Current definition of a workflow in a scope (the workflows service, over NATS), webhook secret
+   * already masked: the pinned snapshot goes into the log and to SSE.
+   */
   readonly definitionOf: (scope: Scope, workflowId: string) => Promise<PinnedDefinition>;
   /** The read model's list query. */
   readonly list: (scope: Scope, query: ExecutionsRpc['list']['req']['query']) => Promise<ListPage<ExecutionSummaryView>>;
@@ -65,7 +68,7 @@ export class ExecutionsService {
         execution_id: executionId,
         workflow_id: pinned.workflow_id,
         workflow_version: pinned.version,
-        definition: withoutSecrets(pinned.definition),
+        definition: pinned.definition,
         scope: { organization_id: req.scope.organization_id, project_id: req.scope.project_id, ...(req.scope.user_id ? { user_id: req.scope.user_id } : {}) },
         input,
         context: body.context ?? {},
@@ -145,19 +148,6 @@ export class ExecutionsService {
     if (seq === 0 || !sameScope(state.scope, scope)) throw notFound();
     return state;
   }
-}
-
-/** The pinned snapshot never carries a webhook secret: logs and SSE must not leak it. */
-function withoutSecrets(definition: WorkflowDefinition): WorkflowDefinition {
-  if (!definition.steps.some((s) => s.step_type === 'trigger' && 'secret' in s.parameters)) return definition;
-  return {
-    ...definition,
-    steps: definition.steps.map((s) => {
-      if (s.step_type !== 'trigger' || !('secret' in s.parameters)) return s;
-      const { secret: _secret, ...parameters } = s.parameters;
-      return { ...s, parameters: { ...parameters, secret_configured: true } };
-    }),
-  };
 }
 
 function notFound(): JetflowError {

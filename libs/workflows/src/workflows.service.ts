@@ -4,7 +4,7 @@ import { JetflowError, type ListPage, type ListQuery, type Scope, type WorkflowD
 import { WorkflowEntity, WorkflowVersionEntity, decodeCursor, isUuid, parseLimit, toPage, type WorkflowStatus } from '@jetflow/persistence';
 import type { WorkflowValidator } from './workflow.validator';
 import { toWorkflowView } from './workflow.view';
-import { resolveWebhookSecret } from './webhook-secret';
+import { maskWebhookSecret, resolveWebhookSecret } from './webhook-secret';
 
 /** The definition an execution pins: the workflow's current version. */
 export interface PinnedDefinition {
@@ -145,12 +145,13 @@ export class WorkflowsService {
     return { valid: true };
   }
 
-  /** The current definition to pin into a new execution. Archived → CONFLICT. */
+  /** The current definition to pin into a new execution (webhook secret masked). Archived → CONFLICT. */
   async getDefinition(scope: Scope, id: string): Promise<PinnedDefinition> {
     const row = await this.findRow(this.dataSource.manager, scope, id);
     if (row.status === 'archived') throw new JetflowError('CONFLICT', 'workflow is archived');
     const v = await this.dataSource.manager.findOneByOrFail(WorkflowVersionEntity, { workflowId: row.id, version: row.currentVersion });
-    return { workflow_id: row.id, version: v.version, definition: v.definition };
+    // The pinned snapshot goes into the log and to SSE: never with the webhook secret.
+    return { workflow_id: row.id, version: v.version, definition: maskWebhookSecret(v.definition) };
   }
 
   private validOrThrow(body: unknown): WorkflowDefinition {
