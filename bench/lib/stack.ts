@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { cpuMs, freePort, peakRssMiB, sleep, waitForPort } from './util';
 import { HEADERS } from './api';
+import { TestDatabase } from '../../test/support/postgres';
 
 const NATS_BIN = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find((p) => existsSync(p)) ?? 'nats-server';
 const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -41,20 +41,17 @@ export class NatsServer {
   }
 }
 
+/** The bench's database: a fresh one per run (test/support's TestDatabase) plus its backends' pids. */
 export class Database {
-  private constructor(readonly name: string, readonly url: string) {}
+  private constructor(private readonly db: TestDatabase) {}
   static async create(): Promise<Database> {
-    const name = `jf_bench_${randomBytes(5).toString('hex')}`;
-    const admin = new Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    try {
-      await admin.query(`CREATE DATABASE ${name}`);
-    } finally {
-      await admin.end();
-    }
-    const u = new URL(ADMIN_URL);
-    u.pathname = `/${name}`;
-    return new Database(name, u.toString());
+    return new Database(await TestDatabase.create('jf_bench', ADMIN_URL));
+  }
+  get name(): string {
+    return this.db.name;
+  }
+  get url(): string {
+    return this.db.url;
   }
   /** pids of the PostgreSQL backends serving this database. */
   async backendPids(): Promise<number[]> {
@@ -67,14 +64,8 @@ export class Database {
       await admin.end();
     }
   }
-  async drop() {
-    const admin = new Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    try {
-      await admin.query(`DROP DATABASE IF EXISTS ${this.name} WITH (FORCE)`);
-    } finally {
-      await admin.end();
-    }
+  drop(): Promise<void> {
+    return this.db.drop();
   }
 }
 
