@@ -240,6 +240,36 @@ class LogWatcher {
   }
 }
 
+/**
+ * Calls `one(scheduled)` until `tEnd`: closed loop (`concurrency` callers, each starting again when
+ * its call ends) or open loop (`rate` per second from `t0`, `scheduled` = the planned start, so
+ * queueing counts), then waits up to `drainMs` for the calls still going.
+ */
+async function drive(job: { mode: 'closed' | 'open'; concurrency?: number; rate?: number }, t0: number, tEnd: number, one: (scheduled: number) => Promise<void>, drainMs: number): Promise<void> {
+  if (job.mode === 'closed') {
+    await Promise.all(
+      Array.from({ length: job.concurrency ?? 1 }, async () => {
+        while (now() < tEnd) await one(now());
+      }),
+    );
+    return;
+  }
+  const inflight = new Set<Promise<void>>();
+  const interval = 1000 / job.rate!;
+  let next = t0;
+  while (next < tEnd) {
+    const t = now();
+    while (next <= t && next < tEnd) {
+      const p = one(next);
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+      next += interval;
+    }
+    await sleep(Math.max(0, Math.min(5, next - now())));
+  }
+  await Promise.race([Promise.all([...inflight]), sleep(drainMs)]);
+}
+
 async function runJetflow(job: JetflowJob): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.mode === 'closed' ? (job.concurrency ?? 1) : 512 });
@@ -288,28 +318,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
     }
   };
 
-  const inflight = new Set<Promise<void>>();
-  if (job.mode === 'closed') {
-    const workers = Array.from({ length: job.concurrency ?? 1 }, async () => {
-      while (now() < tEnd) await one(now());
-    });
-    await Promise.all(workers);
-  } else {
-    const interval = 1000 / job.rate!;
-    let next = t0;
-    while (next < tEnd) {
-      const t = now();
-      while (next <= t && next < tEnd) {
-        const p = one(next);
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
-        next += interval;
-      }
-      await sleep(Math.max(0, Math.min(5, next - now())));
-    }
-    const drain = Promise.all([...inflight]);
-    await Promise.race([drain, sleep(job.drainTimeoutMs ?? 60_000)]);
-  }
+  await drive(job, t0, tEnd, one, job.drainTimeoutMs ?? 60_000);
   res.windowMs = job.durationMs;
   res.throughput = (res.completedInWindow / job.durationMs) * 1000;
   if (watcher) {
@@ -346,28 +355,7 @@ async function runHttp(job: HttpJob): Promise<LoadResult> {
       if (res.errorSamples.length < 5) res.errorSamples.push(String(e instanceof Error ? e.message : e).slice(0, 300));
     }
   };
-  if (job.mode === 'closed') {
-    await Promise.all(
-      Array.from({ length: job.concurrency ?? 1 }, async () => {
-        while (now() < tEnd) await one(now());
-      }),
-    );
-  } else {
-    const inflight = new Set<Promise<void>>();
-    const interval = 1000 / job.rate!;
-    let next = t0;
-    while (next < tEnd) {
-      const t = now();
-      while (next <= t && next < tEnd) {
-        const p = one(next);
-        inflight.add(p);
-        void p.finally(() => inflight.delete(p));
-        next += interval;
-      }
-      await sleep(Math.max(0, Math.min(5, next - now())));
-    }
-    await Promise.race([Promise.all([...inflight]), sleep(60_000)]);
-  }
+  await drive(job, t0, tEnd, one, 60_000);
   res.throughput = (res.completedInWindow / job.durationMs) * 1000;
   agent.destroy();
   const c = process.cpuUsage(cpu0);
