@@ -152,8 +152,7 @@ export class ApprovalsProjection {
     const startedHere = new Set<string>();
     for (const entry of entries) {
       if (!isUuid(entry.executionId)) continue;
-      const started = entry.events.find((e) => e.type === 'ExecutionStarted');
-      if (started && !started.definition?.steps?.some((s) => s.step_type === 'human_approval')) startedHere.add(entry.executionId);
+      if (startsApprovalFreeRun(entry)) startedHere.add(entry.executionId);
     }
     return entries.every((e) => !isUuid(e.executionId) || startedHere.has(e.executionId) || this.withoutApprovals.has(e.executionId));
   }
@@ -165,8 +164,7 @@ export class ApprovalsProjection {
    */
   private approvalFree(entry: ProjectionEntry): boolean {
     const id = entry.executionId;
-    const started = entry.events.find((e) => e.type === 'ExecutionStarted');
-    if (started && !started.definition?.steps?.some((s) => s.step_type === 'human_approval')) {
+    if (startsApprovalFreeRun(entry)) {
       this.withoutApprovals.add(id);
       if (this.withoutApprovals.size > MAX_TRACKED_RUNS) this.withoutApprovals.delete(this.withoutApprovals.values().next().value!);
     }
@@ -266,6 +264,12 @@ export class ApprovalsProjection {
       seq,
     ]);
   }
+}
+
+/** The entry holds the ExecutionStarted of a run whose pinned definition has no human_approval step. */
+function startsApprovalFreeRun(entry: ProjectionEntry): boolean {
+  const started = entry.events.find((e) => e.type === 'ExecutionStarted');
+  return !!started && !started.definition?.steps?.some((s) => s.step_type === 'human_approval');
 }
 
 /** The output of a decided approval step, or undefined for any other step's output. */
