@@ -24,7 +24,11 @@ describe('batched socket writes (NATS client)', () => {
   it('delivers everything in publish order, one socket write per event-loop turn rather than per callback', async () => {
     const got: number[] = [];
     const done = new Promise<void>((resolve) => {
-      peer.subscribe('batch.order', { callback: (_e, m) => (got.push(Number(new TextDecoder().decode(m.data))), got.length === 5_000 && resolve()) });
+      peer.subscribe('batch.order', { callback: (_e, m) => {
+          got.push(Number(new TextDecoder().decode(m.data)));
+          if (got.length === 5_000) resolve();
+        },
+      });
     });
     await peer.flush();
     const transport = (nc as unknown as { protocol: { transport: { socket: { write: (...a: unknown[]) => boolean } } } }).protocol.transport.socket;
@@ -46,7 +50,7 @@ describe('batched socket writes (NATS client)', () => {
   });
 
   it('keeps request/reply working (replies flushed without waiting for more traffic)', async () => {
-    const sub = peer.subscribe('batch.echo', { callback: (_e, m) => m.respond(m.data) });
+    const sub = peer.subscribe('batch.echo', { callback: (_e, m) => void m.respond(m.data) });
     await peer.flush();
     for (let i = 0; i < 50; i++) expect(new TextDecoder().decode((await nc.request('batch.echo', `r${i}`, { timeout: 1000 })).data)).toBe(`r${i}`);
     sub.unsubscribe();

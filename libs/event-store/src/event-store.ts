@@ -14,6 +14,7 @@ import { SUBJECTS, type ExecutionEvent, type StreamEvent } from '@jetflow/contra
 import { streamNames, type StreamOptions } from './stream-options';
 import type { LogFollower, StoredEntry } from './stored-entry';
 import { WrongExpectedSequenceError } from './wrong-expected-sequence.error';
+import { JetStreamPublisher } from './jetstream-publisher';
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -38,6 +39,7 @@ const HISTORY_WALK_MAX = 12;
  */
 export class EventStore {
   private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
   private jsmPromise?: Promise<JetStreamManager>;
   private readonly stream: string;
 
@@ -46,6 +48,7 @@ export class EventStore {
 
   constructor(nc: NatsConnection, opts: StreamOptions = {}) {
     this.js = jetstream(nc);
+    this.publisher = new JetStreamPublisher(nc);
     this.stream = streamNames(opts).executions;
     this.directReadsConsistent = (opts.replicas ?? 1) === 1;
   }
@@ -62,9 +65,9 @@ export class EventStore {
     try {
       // The client sends the header for any number, 0 included, and nats-server 2.9.10 enforces
       // 0 as "subject must be empty" (checked in event-store.int-spec.ts).
-      const ack = await this.js.publish(SUBJECTS.executionEvents(executionId), encoder.encode(JSON.stringify(events)), {
+      const ack = await this.publisher.publish(SUBJECTS.executionEvents(executionId), encoder.encode(JSON.stringify(events)), {
         msgID: msgId,
-        expect: { lastSubjectSequence: expectedSeq },
+        expectLastSubjectSequence: expectedSeq,
       });
       return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
@@ -78,7 +81,7 @@ export class EventStore {
   /** Appends stream-only entries (deltas, tool events) on the sibling `deltas` subject; no expectation. */
   async appendStream(executionId: string, events: readonly StreamEvent[]): Promise<{ seq: number }> {
     if (events.length === 0) throw new Error('appendStream needs at least one event');
-    const ack = await this.js.publish(SUBJECTS.executionDeltas(executionId), encoder.encode(JSON.stringify(events)));
+    const ack = await this.publisher.publish(SUBJECTS.executionDeltas(executionId), encoder.encode(JSON.stringify(events)));
     return { seq: ack.seq };
   }
 

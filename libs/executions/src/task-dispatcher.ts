@@ -1,16 +1,16 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SUBJECTS, subjectToken, type StepTask, type TimerScheduled, type TimerTask } from '@jetflow/contracts';
 import { encodeJson } from '@jetflow/bus';
+import { JetStreamPublisher } from '@jetflow/event-store';
 
 /**
  * Publishes step tasks and timers to their JetStream work queues. Message ids make a repeat
  * (host retry, recovery sweep) a no-op inside the duplicate window.
  */
 export class TaskDispatcher {
-  private readonly js: JetStreamClient;
+  private readonly publisher: JetStreamPublisher;
   constructor(nc: NatsConnection) {
-    this.js = jetstream(nc);
+    this.publisher = new JetStreamPublisher(nc);
   }
 
   static taskSubject(task: Pick<StepTask, 'execution_id' | 'idempotency_key'>): string {
@@ -28,12 +28,12 @@ export class TaskDispatcher {
    */
   async dispatchTask(task: StepTask, redispatch?: string): Promise<void> {
     const msgID = `task:${task.idempotency_key}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
-    await this.js.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
+    await this.publisher.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
   }
 
   async dispatchTimer(executionId: string, timer: TimerScheduled, redispatch?: string): Promise<void> {
     const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
     const msgID = `timer:${executionId}:${timer.timer_id}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
-    await this.js.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
+    await this.publisher.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
   }
 }
