@@ -17,7 +17,10 @@ export interface JetflowJob {
   rate?: number;
   concurrency?: number;
   durationMs: number;
-  /** 'log': completion seen on the JetStream log (one ordered consumer); 'sse': per-execution SSE stream. */
+  /**
+   * 'log': completion seen on the JetStream log (one ordered consumer; step-to-step gaps from the
+   * logged StepCompleted times); 'sse': per-execution SSE stream (also the first event's arrival).
+   */
   observe: 'log' | 'sse';
   natsUrl: string;
   stream: string;
@@ -101,8 +104,9 @@ export interface LoadResult {
   throughput: number;
   latencyMs: number[];
   firstEventMs: number[];
+  /** step_complete → next step_complete (server event times), from SSE or from the log. */
   stepGapMs: number[];
-  /** observe=sse: streams that ended with `complete` but held fewer than 2 non-trigger step_complete events (no step-to-step sample). */
+  /** Executions that completed with fewer than 2 non-trigger step completions (no step-to-step sample). */
   shortStreams: number;
   /** `complete` status (sse) or ExecutionCompleted status (log) → count. */
   completeStatuses: Record<string, number>;
@@ -200,8 +204,14 @@ class LogWatcher {
   private early = new Set<string>();
   counts: Record<string, number> = {};
   statuses: Record<string, number> = {};
+  /** Server times (ms) of each execution's non-trigger StepCompleted, in log order, until it completes. */
+  private stepTimes = new Map<string, number[]>();
+  /** step_complete → next step_complete of one execution, from the actor's event times. */
+  stepGaps: number[] = [];
+  /** Completed executions with fewer than 2 non-trigger StepCompleted (no gap sample). */
+  shortRuns = 0;
   private stop?: () => void;
-  static async open(nc: NatsConnection, stream: string): Promise<LogWatcher> {
+  static async open(nc: NatsConnection, stream: string, withGaps: boolean): Promise<LogWatcher> {
     const w = new LogWatcher();
     const js = jetstream(nc);
     const consumer = await js.consumers.get(stream, { filter_subjects: 'jetflow.exec.*.events', deliver_policy: DeliverPolicy.New });
@@ -211,16 +221,30 @@ class LogWatcher {
     void (async () => {
       for await (const m of messages) {
         const text = dec.decode(m.data);
-        if (!text.includes('"ExecutionCompleted"')) continue;
+        const completed = text.includes('"ExecutionCompleted"');
+        if (!completed && !(withGaps && text.includes('"StepCompleted"'))) continue;
         const id = m.subject.split('.')[2]!;
-        const n = (text.match(/"type":"ExecutionCompleted"/g) ?? []).length || 1;
-        w.counts[id] = (w.counts[id] ?? 0) + n;
+        if (completed) w.counts[id] = (w.counts[id] ?? 0) + ((text.match(/"type":"ExecutionCompleted"/g) ?? []).length || 1);
         try {
           const parsed = JSON.parse(text) as unknown;
-          const events = (Array.isArray(parsed) ? parsed : ((parsed as { events?: unknown[] }).events ?? [])) as { type?: string; status?: string }[];
-          for (const e of events) if (e.type === 'ExecutionCompleted') w.statuses[e.status ?? 'unknown'] = (w.statuses[e.status ?? 'unknown'] ?? 0) + 1;
+          const events = (Array.isArray(parsed) ? parsed : ((parsed as { events?: unknown[] }).events ?? [])) as { type?: string; status?: string; step_id?: string; at?: string }[];
+          for (const e of events) {
+            if (e.type === 'ExecutionCompleted') w.statuses[e.status ?? 'unknown'] = (w.statuses[e.status ?? 'unknown'] ?? 0) + 1;
+            if (withGaps && e.type === 'StepCompleted' && e.step_id !== 'trigger' && e.at) {
+              const times = w.stepTimes.get(id) ?? [];
+              times.push(Date.parse(e.at));
+              w.stepTimes.set(id, times);
+            }
+          }
         } catch {
           /* not an array of events: counted above */
+        }
+        if (!completed) continue;
+        if (withGaps) {
+          const times = w.stepTimes.get(id) ?? [];
+          w.stepTimes.delete(id);
+          for (let i = 1; i < times.length; i++) w.stepGaps.push(times[i]! - times[i - 1]!);
+          if (times.length < 2) w.shortRuns++;
         }
         const fn = w.waiters.get(id);
         if (fn) {
@@ -278,7 +302,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
   let watcher: LogWatcher | undefined;
   if (job.observe === 'log') {
     nc = await connect({ servers: job.natsUrl });
-    watcher = await LogWatcher.open(nc, job.stream);
+    watcher = await LogWatcher.open(nc, job.stream, job.mode === 'open');
   }
   const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
   const body = JSON.stringify({ trigger: job.trigger });
@@ -325,6 +349,8 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
     await sleep(200);
     res.completedCounts = watcher.counts;
     res.completeStatuses = watcher.statuses;
+    res.stepGapMs = watcher.stepGaps;
+    res.shortStreams = watcher.shortRuns;
     watcher.close();
   }
   await nc?.close();
