@@ -3,3 +3,4 @@ export { RpcServer, type RpcService, type RpcServerOptions, type RpcLogger } fro
 export { RpcClient, type RpcClientOptions } from './rpc.client';
 export { encodeJson, decodeJson } from './json.codec';
 export { batchSocketWrites } from './write-batching';
+export { ReplyInbox } from './reply-inbox';

@@ -3,6 +3,7 @@ import { JetflowError, SUBJECTS, fromErrorBody, type RpcReply } from '@jetflow/c
 import { decodeJson, encodeJson } from './json.codec';
 import type { RpcService } from './rpc.server';
 import { localRpc, type LocalRpcHandler } from './local-rpc.registry';
+import { ReplyInbox } from './reply-inbox';
 
 export interface RpcClientOptions {
   /** How long to wait for a reply (default 10 000 ms). */
@@ -16,6 +17,7 @@ export interface RpcClientOptions {
  */
 export class RpcClient {
   private readonly timeoutMs: number;
+  private inbox?: ReplyInbox;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -34,7 +36,7 @@ export class RpcClient {
     } else {
       let data: Uint8Array;
       try {
-        const msg = await this.nc.request(subject, encodeJson(req ?? null), { timeout: this.timeoutMs });
+        const msg = await (this.inbox ??= new ReplyInbox(this.nc, this.timeoutMs)).request(subject, encodeJson(req ?? null));
         data = msg.data;
       } catch (err) {
         throw new JetflowError('UNAVAILABLE', `${service}.${op} unavailable: ${describe(err)}`);
