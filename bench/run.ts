@@ -100,6 +100,33 @@ async function streamSeqs(natsUrl: string): Promise<number> {
   return total;
 }
 
+/**
+ * Waits (up to `timeoutMs`) until every durable consumer of the stack's streams (the projections,
+ * the step and timer workers) has nothing pending or unacknowledged: the previous workload's tail
+ * (a projection catching up after a closed loop) must not be measured as part of the next one.
+ */
+async function settle(natsUrl: string, timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let backlog = 0;
+      for (const s of ['JETFLOW_EXECUTIONS', 'JETFLOW_TASKS', 'JETFLOW_TIMERS']) {
+        for await (const c of jsm.consumers.list(s)) if (c.config.durable_name) backlog += c.num_pending + c.num_ack_pending;
+      }
+      if (backlog === 0) return;
+      if (Date.now() > deadline) {
+        log(`settle: ${backlog} entries still pending after ${timeoutMs} ms; measuring anyway`);
+        return;
+      }
+      await sleep(100);
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
 interface Row {
   id: string;
   workload: string;
@@ -153,6 +180,7 @@ async function throughput(what: string, stack: Stack, workflowId: string, trigge
   let msgs = 0,
     completed = 0;
   for (let r = 0; r < P.runs; r++) {
+    await settle(stack.nats.url);
     const s0 = countMsgs ? await streamSeqs(stack.nats.url) : 0;
     await meter.start();
     const res = await load({ ...job, durationMs: P.dur });
@@ -186,6 +214,7 @@ async function throughput(what: string, stack: Stack, workflowId: string, trigge
 }
 
 async function openLoop(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, rate: number, durationMs: number, observe: 'log' | 'sse'): Promise<{ res: LoadResult; verified: string }> {
+  await settle(stack.nats.url);
   const res = await load({ kind: 'jetflow', baseUrl: stack.baseUrl, workflowId, headers: HEADERS, trigger, mode: 'open', rate, durationMs, observe, natsUrl: stack.nats.url, stream: STREAM });
   const v = record(what, await verify(stack.baseUrl, res.ids, res.started));
   if (res.errors) log('errors:', res.errorSamples.slice(0, 3));
