@@ -154,8 +154,9 @@ describe('ExecutionFeed (one shared live subscription) against nats-server', () 
 
     const keepAlive = feed.follow(randomUUID());
     void keepAlive.entries[Symbol.asyncIterator]().next();
-    await eventually(() => feed.stats().running);
-    await feed.follow(randomUUID()).stop(); // positioned
+    // Positioned (its start sequence fixed) before the run below starts, so it sees that start.
+    // `running` alone is not enough: the run exists before it has read the stream's last sequence.
+    await eventually(() => feed.position >= beforeStart.seq);
     const id = randomUUID();
     const first = await store.append(id, [started(id)], 0, `${id}:start`);
     const keys = [`${first.seq}:events:ExecutionStarted`, ...(await writeRun(store, id, 20, { startAfter: first.seq }))];
