@@ -194,6 +194,12 @@ describe('tools, tool_call and api_call (HTTP + SSE)', () => {
       expect(at((m) => m.event === 'step_start' && m.data.step === 'lookup')).toBeLessThan(events.indexOf('tool_call'));
       expect(events.indexOf('tool_call')).toBeLessThan(events.indexOf('tool_result'));
       expect(events.indexOf('tool_result')).toBeLessThan(at((m) => m.event === 'step_complete' && m.data.step === 'lookup'));
+      // The tool's result costs no append of its own: it opens the log entry of the step's result
+      // (SSE ids "<seq>.i" of one entry), after the call (same entry when the tool answered within
+      // 20 ms, an earlier one when its call was journaled while it ran).
+      const entryOf = (m: SseMessage) => Number(m.id!.split('.')[0]);
+      expect(entryOf(result)).toBe(entryOf(messages[at((m) => m.event === 'step_complete' && m.data.step === 'lookup')]!));
+      expect(entryOf(call)).toBeLessThanOrEqual(entryOf(result));
 
       const hit = fx.hitsOf('/tools/get_order').at(-1)!;
       expect(JSON.parse(hit.body)).toEqual({ order_id: 'A-17' });

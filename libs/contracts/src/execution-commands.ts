@@ -1,5 +1,5 @@
 import type { ErrorBody } from './errors';
-import type { IterationPath, TriggerInput } from './execution-events';
+import type { IterationPath, StreamEvent, TriggerInput } from './execution-events';
 import type { Scope, WorkflowDefinition } from './workflow-definition';
 
 /**
@@ -32,6 +32,8 @@ export interface CompleteStep {
   readonly chat_turn?: number;
   readonly output: unknown;
   readonly now: string;
+  /** Stream-only events of the attempt not journaled yet (e.g. a fast tool's call and result): appended with the decision. */
+  readonly journal?: readonly StreamEvent[];
 }
 
 export interface FailStep {
@@ -47,6 +49,8 @@ export interface FailStep {
   readonly retry_after_seconds?: number;
   readonly now: string;
   readonly rand: number;
+  /** As in {@link CompleteStep}. */
+  readonly journal?: readonly StreamEvent[];
 }
 
 export interface FireTimer {

@@ -168,7 +168,9 @@ export interface ExecutionCompleted {
 }
 
 /**
- * Stream-only entries on the sibling `deltas` subject: replayed by SSE, never folded into state.
+ * Stream-only entries: replayed by SSE, never folded into state. They live on the sibling `deltas`
+ * subject, except a worker step's journal recorded with its result (`CompleteStep.journal`): that
+ * goes first in the same append as the decision it led to, one message instead of two.
  * `attempt` and `turn` (0-based model call within the attempt) journal agent steps, so a redelivered
  * attempt resumes from its last completed turn; `call_id` pairs a ToolCalled with its ToolResulted.
  */
@@ -200,6 +202,13 @@ export type StreamEvent =
       readonly is_error?: boolean;
       readonly at: string;
     };
+
+const STREAM_EVENT_TYPES: ReadonlySet<string> = new Set<StreamEvent['type']>(['Delta', 'ToolCalled', 'ToolResulted']);
+
+/** True for a stream-only event (it may share an `events` entry with decision events; folds skip it). */
+export function isStreamEvent(event: { readonly type: string }): event is StreamEvent {
+  return STREAM_EVENT_TYPES.has(event.type);
+}
 
 /** Key of one step instance in state and in task ids: `step_id` or `step_id#0.2` inside loops. */
 export function stepKey(step_id: string, iteration?: IterationPath): string {

@@ -70,6 +70,20 @@ describe('EventStore against nats-server', () => {
     expect((await jsm.streams.info(names.executions)).config.max_age).toBe(0);
   });
 
+  it('appends a journal first in the same entry as the decision it led to', async () => {
+    const id = randomUUID();
+    const a = await store.append(id, [started(id)], 0, `${id}:1`);
+    const call: StreamEvent = { type: 'ToolCalled', step_id: 's1', tool: 'noop', arguments: { q: 1 }, at: AT };
+    const result: StreamEvent = { type: 'ToolResulted', step_id: 's1', tool: 'noop', result: { ok: true }, at: AT };
+    const b = await store.append(id, [status(1)], a.seq, `${id}:2`, [call, result]);
+    expect(b.seq).toBe(a.seq + 1);
+    const all = await store.read(id);
+    expect(all.map((e) => e.events)).toEqual([[started(id)], [call, result, status(1)]]);
+    const history = [];
+    for await (const e of store.history(id, 1, b.seq)) history.push(e);
+    expect(history.map((e) => e.events)).toEqual([[started(id)], [call, result, status(1)]]);
+  });
+
   it('appends, reads, and answers lastSeq and first', async () => {
     const id = randomUUID();
     const other = randomUUID();

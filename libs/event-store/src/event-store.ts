@@ -56,16 +56,19 @@ export class EventStore {
   /**
    * Appends `events` as one message, only if the execution's last `events` entry is `expectedSeq`
    * (0: the execution has no entry yet). `msgId` dedupes retries inside the stream's duplicate
-   * window: a repeat returns the original `seq` with `duplicate: true`.
+   * window: a repeat returns the original `seq` with `duplicate: true`. `journal` (stream-only events
+   * that led to the decision, e.g. a tool's call and result) goes first in the same message: SSE
+   * and the raw log show them in order, folds skip them.
    * @throws WrongExpectedSequenceError when another writer appended first.
    */
-  async append(executionId: string, events: readonly ExecutionEvent[], expectedSeq: number, msgId: string): Promise<{ seq: number; duplicate: boolean }> {
+  async append(executionId: string, events: readonly ExecutionEvent[], expectedSeq: number, msgId: string, journal?: readonly StreamEvent[]): Promise<{ seq: number; duplicate: boolean }> {
     if (events.length === 0) throw new Error('append needs at least one event');
     if (!Number.isInteger(expectedSeq) || expectedSeq < 0) throw new Error(`invalid expected sequence ${expectedSeq}`);
     try {
       // The client sends the header for any number, 0 included, and nats-server 2.9.10 enforces
       // 0 as "subject must be empty" (checked in event-store.int-spec.ts).
-      const ack = await this.publisher.publish(SUBJECTS.executionEvents(executionId), encoder.encode(JSON.stringify(events)), {
+      const entry = journal?.length ? [...journal, ...events] : events;
+      const ack = await this.publisher.publish(SUBJECTS.executionEvents(executionId), encoder.encode(JSON.stringify(entry)), {
         msgID: msgId,
         expectLastSubjectSequence: expectedSeq,
       });
@@ -87,10 +90,11 @@ export class EventStore {
 
   /**
    * The execution's `events` entries with `seq >= fromSeq` that exist when the call starts, in order.
-   * Uses one ordered consumer, deleted afterwards.
+   * Uses one ordered consumer, deleted afterwards. An entry may start with a step's journal
+   * (stream-only events, see `append`).
    */
-  async read(executionId: string, fromSeq = 1): Promise<StoredEntry<ExecutionEvent>[]> {
-    return this.readSubject<ExecutionEvent>(SUBJECTS.executionEvents(executionId), fromSeq);
+  async read(executionId: string, fromSeq = 1): Promise<StoredEntry<ExecutionEvent | StreamEvent>[]> {
+    return this.readSubject<ExecutionEvent | StreamEvent>(SUBJECTS.executionEvents(executionId), fromSeq);
   }
 
   /**

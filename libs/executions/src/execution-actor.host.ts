@@ -1,4 +1,4 @@
-import { JetflowError, type ExecutionCommand, type ExecutionEvent } from '@jetflow/contracts';
+import { JetflowError, type ExecutionCommand, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
 import { buildStepTask, decideWithInline, foldEvents, cloneState, workerStarts, type ExecutionState } from '@jetflow/engine';
 import { WrongExpectedSequenceError, type EventStore } from '@jetflow/event-store';
 import { stepKey } from '@jetflow/contracts';
@@ -129,7 +129,7 @@ export class ExecutionActorHost {
         return { state: actor.state, events, seq: actor.seq };
       }
       try {
-        const { seq } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`);
+        const { seq } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`, journalOf(command));
         actor = { state, seq };
         this.remember(executionId, actor);
         try {
@@ -168,6 +168,11 @@ export class ExecutionActorHost {
       if (oldest !== undefined) this.cache.delete(oldest);
     }
   }
+}
+
+/** A worker result's journal (stream-only events appended with the decision; dropped with a result that decides nothing). */
+function journalOf(c: ExecutionCommand): readonly StreamEvent[] | undefined {
+  return c.type === 'CompleteStep' || c.type === 'FailStep' ? c.journal : undefined;
 }
 
 /** Stable id of a logical command (with the expected sequence it makes the append's msg id). */

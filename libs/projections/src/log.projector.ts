@@ -2,7 +2,7 @@ import { nanos } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource, EntityManager } from 'typeorm';
-import { SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
+import { isStreamEvent, SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
 import type { ProjectionEntry } from './execution-patch';
 
 /** A read model folded from execution log entries inside one transaction per batch. */
@@ -141,14 +141,15 @@ export class LogProjector {
   }
 }
 
-/** `jetflow.exec.<id>.events` + JSON array of events (a single event object is accepted too). */
+/** `jetflow.exec.<id>.events` + JSON array of events (a single event object is accepted too); stream-only events dropped. */
 export function toEntry(msg: Pick<JsMsg, 'subject' | 'seq' | 'data'>): ProjectionEntry {
   const executionId = msg.subject.split('.')[2] ?? '';
   let events: ExecutionEvent[] = [];
   try {
     const parsed: unknown = JSON.parse(new TextDecoder().decode(msg.data));
     const list = Array.isArray(parsed) ? parsed : [parsed];
-    events = list.filter((e): e is ExecutionEvent => !!e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string');
+    // A step's journal (stream-only events) may open the entry: read models fold decision events only.
+    events = list.filter((e): e is ExecutionEvent => !!e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' && !isStreamEvent(e as { type: string }));
   } catch {
     // Not JSON: nothing to fold, but the entry still advances the checkpoint.
   }

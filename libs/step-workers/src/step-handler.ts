@@ -1,9 +1,10 @@
 import type { ErrorBody, StepTask, StepType, StreamEvent } from '@jetflow/contracts';
 import type { OutboundPolicy, ToolsDeps } from '@jetflow/tools';
 
+/** `journal`: stream-only events not appended yet; they travel with the result and are appended with the decision. */
 export type HandlerOutcome =
-  | { readonly ok: true; readonly output: unknown }
-  | { readonly ok: false; readonly error: ErrorBody; readonly retryable: boolean; readonly retry_after_seconds?: number };
+  | { readonly ok: true; readonly output: unknown; readonly journal?: readonly StreamEvent[] }
+  | { readonly ok: false; readonly error: ErrorBody; readonly retryable: boolean; readonly retry_after_seconds?: number; readonly journal?: readonly StreamEvent[] };
 
 export interface HandlerContext {
   readonly signal: AbortSignal;

@@ -98,7 +98,14 @@ export class StepTaskWorker {
     try {
       const outcome = await this.perform(task);
       const now = (this.opts.clock?.() ?? new Date()).toISOString();
-      const base = { step_id: task.step_id, ...(task.iteration ? { iteration: task.iteration } : {}), attempt: task.attempt, ...(task.chat_turn ? { chat_turn: task.chat_turn } : {}), now };
+      const base = {
+        step_id: task.step_id,
+        ...(task.iteration ? { iteration: task.iteration } : {}),
+        attempt: task.attempt,
+        ...(task.chat_turn ? { chat_turn: task.chat_turn } : {}),
+        now,
+        ...(outcome.journal?.length ? { journal: outcome.journal } : {}),
+      };
       const command: ExecutionCommand = outcome.ok
         ? { type: 'CompleteStep', ...base, output: outcome.output }
         : {

@@ -4,7 +4,7 @@ import { HttpFixture } from '../../../test/support/http-fixture';
 import type { HandlerContext } from './step-handler';
 import { toolCallHandler } from './tool-call.handler';
 
-describe('tool_call journal (ToolCalled / ToolResulted on the deltas subject)', () => {
+describe('tool_call journal (ToolCalled / ToolResulted)', () => {
   let fixture: HttpFixture;
   const appends: { at: number; events: readonly StreamEvent[] }[] = [];
   const slowTool = (url: string): ToolView => ({
@@ -46,20 +46,21 @@ describe('tool_call journal (ToolCalled / ToolResulted on the deltas subject)', 
   afterAll(() => fixture?.stop());
   beforeEach(() => void appends.splice(0));
 
-  it('journals a tool that answers at once as one append holding the call and its result', async () => {
+  it('sends the call and result of a tool that answers at once with the step result, no append of its own', async () => {
     const outcome = await toolCallHandler(task('noop'), ctx);
     expect(outcome.ok).toBe(true);
-    expect(appends).toHaveLength(1);
-    expect(appends[0]!.events.map((e) => e.type)).toEqual(['ToolCalled', 'ToolResulted']);
+    expect(appends).toHaveLength(0);
+    expect(outcome.journal?.map((e) => e.type)).toEqual(['ToolCalled', 'ToolResulted']);
+    expect(outcome.journal?.[0]).toMatchObject({ type: 'ToolCalled', step_id: 'call', tool: 'noop', arguments: { q: 1 } });
   });
 
-  it('journals the call of a slow tool while it runs, then its result', async () => {
+  it('appends the call of a slow tool while it runs; its result travels with the step result', async () => {
     const started = Date.now();
     const outcome = await toolCallHandler(task('slow_lookup'), ctx);
-    expect(outcome).toEqual({ ok: true, output: { answer: 42 } });
-    expect(appends.map((a) => a.events.map((e) => e.type))).toEqual([['ToolCalled'], ['ToolResulted']]);
+    expect(outcome).toMatchObject({ ok: true, output: { answer: 42 } });
+    expect(appends.map((a) => a.events.map((e) => e.type))).toEqual([['ToolCalled']]);
     // The call was visible before the tool answered (150 ms), not only at the end.
     expect(appends[0]!.at - started).toBeLessThan(140);
-    expect(appends[1]!.events[0]).toMatchObject({ type: 'ToolResulted', tool: 'slow_lookup', result: { answer: 42 } });
+    expect(outcome.journal).toEqual([expect.objectContaining({ type: 'ToolResulted', tool: 'slow_lookup', result: { answer: 42 } })]);
   });
 });

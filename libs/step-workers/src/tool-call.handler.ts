@@ -3,18 +3,19 @@ import { invokeTool } from '@jetflow/tools';
 import type { HandlerContext, StepHandler } from './step-handler';
 import { terminal } from './step-handler';
 
-/** A tool that answers within this long gets its call and result journaled as one message. */
+/** A tool that answers within this long gets no separate `ToolCalled` append: its call travels with the result. */
 export const TOOL_EVENTS_COALESCE_MS = 20;
 
 /**
  * `tool_call`: runs a built-in or the scope's user tool through the registry (arguments checked
- * against its `input_schema` first) and journals `ToolCalled` and `ToolResulted` on the execution's
- * `deltas` subject (SSE `tool_call` / `tool_result`). The output is the tool's result.
+ * against its `input_schema` first) and journals `ToolCalled` and `ToolResulted` (SSE `tool_call` /
+ * `tool_result`). The output is the tool's result.
  *
- * The journal is progress for SSE clients; the step's result in the decision log is what counts.
- * Like deltas, it is coalesced: a tool that answers within {@link TOOL_EVENTS_COALESCE_MS} gets one
- * append holding both events (one JetStream message instead of two on the hot path); a slower one
- * gets `ToolCalled` as soon as that time has passed, so clients see the call while it runs.
+ * The journal travels with the step's result (`HandlerOutcome.journal`): the actor appends it first
+ * in the same message as the decision the result leads to, so a step costs one append, not two
+ * (DESIGN.md: one append, one task, one result per step transition). A tool still running after
+ * {@link TOOL_EVENTS_COALESCE_MS} gets its `ToolCalled` appended on the `deltas` subject right
+ * away, so clients see the call while it runs; its `ToolResulted` still comes with the result.
  */
 export const toolCallHandler: StepHandler = async (task, ctx) => {
   const name = task.parameters['tool'];
@@ -24,7 +25,7 @@ export const toolCallHandler: StepHandler = async (task, ctx) => {
   const base = { step_id: task.step_id, ...(task.iteration?.length ? { iteration: task.iteration } : {}), tool: name };
   const now = () => (ctx.clock?.() ?? new Date()).toISOString();
 
-  const called: StreamEvent = { type: 'ToolCalled', ...base, arguments: args, at: now() };
+  const journal: StreamEvent[] = [{ type: 'ToolCalled', ...base, arguments: args, at: now() }];
   const invocation = invokeTool(ctx.tools, task.scope, name, args, {
     signal: ctx.signal,
     idempotencyKey: `${task.execution_id}:${stepKey(task.step_id, task.iteration)}`,
@@ -33,17 +34,11 @@ export const toolCallHandler: StepHandler = async (task, ctx) => {
   let timer: NodeJS.Timeout | undefined;
   const fast = await Promise.race([invocation, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), TOOL_EVENTS_COALESCE_MS)))]);
   clearTimeout(timer);
-  const pending: StreamEvent[] = [called];
-  if (!fast) {
-    await emit(ctx, task.execution_id, pending.splice(0));
-  }
+  if (!fast) await emit(ctx, task.execution_id, journal.splice(0));
   const outcome = fast ?? (await invocation);
-  pending.push({ type: 'ToolResulted', ...base, result: outcome.ok ? outcome.result : { error: outcome.error }, at: now() });
-  // Not awaited: the publish leaves on this connection before the step's result does, so the server
-  // stores it first anyway; waiting for its ack would only add a round trip to every tool step.
-  void emit(ctx, task.execution_id, pending);
-  if (outcome.ok) return { ok: true, output: outcome.result };
-  return { ok: false, error: outcome.error, retryable: outcome.retryable, ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}) };
+  journal.push({ type: 'ToolResulted', ...base, result: outcome.ok ? outcome.result : { error: outcome.error }, at: now() });
+  if (outcome.ok) return { ok: true, output: outcome.result, journal };
+  return { ok: false, error: outcome.error, retryable: outcome.retryable, ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}), journal };
 };
 
 /** Best effort: failing the step here would call the tool again; its result is in the decision log anyway. */

@@ -1,4 +1,4 @@
-import type { ExecutionCommand, ExecutionEvent, StepDefinition, WorkflowDefinition } from '@jetflow/contracts';
+import type { ExecutionCommand, ExecutionEvent, StepDefinition, StreamEvent, WorkflowDefinition } from '@jetflow/contracts';
 import { decide } from './execution.decider';
 import { decideWithInline } from './execution.runner';
 import { foldEvents, initialState, type ExecutionState } from './execution.state';
@@ -69,6 +69,16 @@ describe('execution decider', () => {
   it('ignores a second start (the first event pins the definition)', async () => {
     const { history } = await run([], startCmd(linear, { n: 1 }));
     expect(decide(foldEvents(history), startCmd({ ...linear, name: 'changed' }))).toEqual([]);
+  });
+
+  it('folds a log whose entries open with a step journal (stream-only events) as if they were not there', async () => {
+    const { history } = await run([], startCmd(linear, { n: 1 }));
+    const journal: StreamEvent[] = [
+      { type: 'ToolCalled', step_id: 'a', tool: 'noop', arguments: {}, at: T0 },
+      { type: 'ToolResulted', step_id: 'a', tool: 'noop', result: {}, at: T0 },
+      { type: 'Delta', step_id: 'a', content: 'x', at: T0 },
+    ];
+    expect(foldEvents([...journal, ...history])).toStrictEqual(foldEvents(history));
   });
 
   const branching: WorkflowDefinition = {

@@ -1,4 +1,5 @@
 import {
+  isStreamEvent,
   stepKey,
   type ErrorBody,
   type ExecutionEvent,
@@ -7,6 +8,7 @@ import {
   type Scope,
   type StepStatus,
   type StepType,
+  type StreamEvent,
   type TimerScheduled,
   type TriggerInput,
   type WorkflowDefinition,
@@ -251,9 +253,9 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
   }
 }
 
-/** Folds a whole history into a fresh state. */
-export function foldEvents(events: Iterable<ExecutionEvent>, state: ExecutionState = initialState()): ExecutionState {
-  for (const e of events) evolve(state, e);
+/** Folds a whole history into a fresh state; stream-only events an entry may hold (a step's journal) are skipped. */
+export function foldEvents(events: Iterable<ExecutionEvent | StreamEvent>, state: ExecutionState = initialState()): ExecutionState {
+  for (const e of events) if (!isStreamEvent(e)) evolve(state, e);
   return state;
 }
 
