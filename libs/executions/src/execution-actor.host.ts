@@ -1,5 +1,5 @@
 import { JetflowError, type ExecutionCommand, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
-import { buildStepTask, decideWithInline, foldEvents, cloneState, workerStarts, type ExecutionState } from '@jetflow/engine';
+import { buildStepTask, decideWithInline, foldEvents, cloneState, isTerminal, workerStarts, type ExecutionState } from '@jetflow/engine';
 import { WrongExpectedSequenceError, type EventStore } from '@jetflow/event-store';
 import { stepKey } from '@jetflow/contracts';
 import type { TaskDispatcher } from './task-dispatcher';
@@ -10,8 +10,14 @@ export interface HostLogger {
 }
 
 export interface ActorHostOptions {
-  /** Live actors kept in memory (LRU). */
+  /** Running actors kept in memory (LRU). */
   readonly cacheSize?: number;
+  /**
+   * Finished actors kept in memory (LRU, default 1,000): enough for the reads that follow a run's end
+   * (SSE authorization, a status poll). A finished actor takes no more commands, so keeping thousands
+   * of them would only grow the heap every major GC has to mark; one read later folds its log again.
+   */
+  readonly finishedCacheSize?: number;
   /** Reload-and-decide rounds after losing a compare-and-set race. */
   readonly maxConflictRetries?: number;
   readonly logger?: HostLogger;
@@ -36,8 +42,10 @@ export interface Handled {
  */
 export class ExecutionActorHost {
   private readonly cache = new Map<string, LiveActor>();
+  private readonly finished = new Map<string, LiveActor>();
   private readonly mailboxes = new Map<string, Promise<unknown>>();
   private readonly cacheSize: number;
+  private readonly finishedCacheSize: number;
   private readonly maxRetries: number;
 
   constructor(
@@ -46,6 +54,7 @@ export class ExecutionActorHost {
     private readonly opts: ActorHostOptions = {},
   ) {
     this.cacheSize = opts.cacheSize ?? 10_000;
+    this.finishedCacheSize = opts.finishedCacheSize ?? 1_000;
     this.maxRetries = opts.maxConflictRetries ?? 20;
   }
 
@@ -70,19 +79,19 @@ export class ExecutionActorHost {
    * Caller must not mutate it.
    */
   async load(executionId: string): Promise<{ state: ExecutionState; seq: number }> {
-    const cached = this.cache.get(executionId);
+    const cached = this.cached(executionId);
     if (!cached) return this.fold(executionId);
     return (await this.store.lastSeq(executionId)) > cached.seq ? this.catchUp(executionId, cached) : cached;
   }
 
   /** The cached actor's state, if this host has it (no I/O; may lag behind other replicas). */
   peek(executionId: string): ExecutionState | undefined {
-    return this.cache.get(executionId)?.state;
+    return this.cached(executionId)?.state;
   }
 
   /** Cached actor as is (may lag behind other replicas' appends), else a fold of the log. */
   private async cachedOrFold(executionId: string): Promise<LiveActor> {
-    return this.cache.get(executionId) ?? this.fold(executionId);
+    return this.cached(executionId) ?? this.fold(executionId);
   }
 
   private async fold(executionId: string): Promise<LiveActor> {
@@ -96,6 +105,7 @@ export class ExecutionActorHost {
   /** Re-reads the log from scratch next time (used by the recovery sweep). */
   forget(executionId: string): void {
     this.cache.delete(executionId);
+    this.finished.delete(executionId);
   }
 
   /** Publishes tasks/timers for a decision already appended (also used by the recovery sweep). */
@@ -111,7 +121,7 @@ export class ExecutionActorHost {
   }
 
   private async process(executionId: string, command: ExecutionCommand, assumeNew: boolean): Promise<Handled> {
-    let actor: LiveActor = assumeNew && !this.cache.has(executionId) ? { state: foldEvents([]), seq: 0 } : await this.cachedOrFold(executionId);
+    let actor: LiveActor = assumeNew && !this.cached(executionId) ? { state: foldEvents([]), seq: 0 } : await this.cachedOrFold(executionId);
     let checkedLatest = false;
     for (let round = 0; round <= this.maxRetries; round++) {
       const { events, state } = await decideWithInline(actor.state, command);
@@ -157,15 +167,21 @@ export class ExecutionActorHost {
     return next;
   }
 
+  private cached(executionId: string): LiveActor | undefined {
+    return this.cache.get(executionId) ?? this.finished.get(executionId);
+  }
+
   private remember(executionId: string, actor: LiveActor): void {
     // A read catching up concurrently with a command must not put an older state back.
-    const current = this.cache.get(executionId);
+    const current = this.cached(executionId);
     if (current && current.seq > actor.seq) return;
     this.cache.delete(executionId);
-    this.cache.set(executionId, actor);
-    if (this.cache.size > this.cacheSize) {
-      const oldest = this.cache.keys().next().value;
-      if (oldest !== undefined) this.cache.delete(oldest);
+    this.finished.delete(executionId);
+    const [map, size] = isTerminal(actor.state) ? [this.finished, this.finishedCacheSize] : [this.cache, this.cacheSize];
+    map.set(executionId, actor);
+    if (map.size > size) {
+      const oldest = map.keys().next().value;
+      if (oldest !== undefined) map.delete(oldest);
     }
   }
 }
