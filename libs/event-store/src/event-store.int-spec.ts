@@ -5,7 +5,7 @@ import { connectNats } from '@jetflow/bus';
 import type { ExecutionEvent, StreamEvent } from '@jetflow/contracts';
 import { TestNatsServer } from '../../../test/support/nats-server';
 import { eventually } from '../../../test/support/eventually';
-import { EventStore, ensureStreams, streamNames, WrongExpectedSequenceError, type StoredEntry, type StreamOptions } from './index';
+import { EventStore, JOURNAL_INLINE_MAX_BYTES, ensureStreams, streamNames, WrongExpectedSequenceError, type StoredEntry, type StreamOptions } from './index';
 
 const AT = '2025-01-01T00:00:00.000Z';
 
@@ -82,6 +82,23 @@ describe('EventStore against nats-server', () => {
     const history = [];
     for await (const e of store.history(id, 1, b.seq)) history.push(e);
     expect(history.map((e) => e.events)).toEqual([[started(id)], [call, result, status(1)]]);
+  });
+
+  it('appends a large journal on deltas just before the decision instead of inline, once even when the append is retried', async () => {
+    const id = randomUUID();
+    const a = await store.append(id, [started(id)], 0, `${id}:1`);
+    const big: StreamEvent = { type: 'ToolResulted', step_id: 's1', tool: 'noop', result: { blob: 'x'.repeat(JOURNAL_INLINE_MAX_BYTES) }, at: AT };
+    const b = await store.append(id, [status(1)], a.seq, `${id}:2`, [big]);
+    // The same command retried (same message id): the decision and the journal are both deduped.
+    expect(await store.append(id, [status(1)], a.seq, `${id}:2`, [big])).toEqual({ seq: b.seq, duplicate: true });
+    const history = [];
+    for await (const e of store.history(id, 1, b.seq)) history.push(e);
+    expect(history.map((e) => [e.kind, e.events.map((x) => x.type)])).toEqual([
+      ['events', ['ExecutionStarted']],
+      ['deltas', ['ToolResulted']],
+      ['events', ['ExecutionStatusChanged']],
+    ]);
+    expect((await store.readStream(id)).length).toBe(1);
   });
 
   it('appends, reads, and answers lastSeq and first', async () => {

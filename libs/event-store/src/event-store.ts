@@ -31,6 +31,8 @@ const FOLLOW_PULL_EXPIRES_MS = 5_000;
  * (create, pull, delete) plus server state, so the walk wins for the few entries of a fresh run.
  */
 const HISTORY_WALK_MAX = 12;
+/** A step journal larger than this (encoded with its decision) is appended on `deltas` instead of inline. */
+export const JOURNAL_INLINE_MAX_BYTES = 128 * 1024;
 
 /**
  * Each execution's log in the EXECUTIONS stream: decision events on `SUBJECTS.executionEvents(id)`
@@ -58,7 +60,8 @@ export class EventStore {
    * (0: the execution has no entry yet). `msgId` dedupes retries inside the stream's duplicate
    * window: a repeat returns the original `seq` with `duplicate: true`. `journal` (stream-only events
    * that led to the decision, e.g. a tool's call and result) goes first in the same message: SSE
-   * and the raw log show them in order, folds skip them.
+   * and the raw log show them in order, folds skip them. Past {@link JOURNAL_INLINE_MAX_BYTES} it
+   * is appended on `deltas` just before instead.
    * @throws WrongExpectedSequenceError when another writer appended first.
    */
   async append(executionId: string, events: readonly ExecutionEvent[], expectedSeq: number, msgId: string, journal?: readonly StreamEvent[]): Promise<{ seq: number; duplicate: boolean }> {
@@ -67,8 +70,15 @@ export class EventStore {
     try {
       // The client sends the header for any number, 0 included, and nats-server 2.9.10 enforces
       // 0 as "subject must be empty" (checked in event-store.int-spec.ts).
-      const entry = journal?.length ? [...journal, ...events] : events;
-      const ack = await this.publisher.publish(SUBJECTS.executionEvents(executionId), encoder.encode(JSON.stringify(entry)), {
+      let body = encoder.encode(JSON.stringify(journal?.length ? [...journal, ...events] : events));
+      if (journal?.length && body.length > JOURNAL_INLINE_MAX_BYTES) {
+        // A large journal (a big tool result, repeated in the step's output) would double the
+        // message towards the server's payload limit: it goes first on `deltas`, as its own message
+        // (deduped with the decision's id if this append is retried).
+        await this.appendStream(executionId, journal, `${msgId}:journal`);
+        body = encoder.encode(JSON.stringify(events));
+      }
+      const ack = await this.publisher.publish(SUBJECTS.executionEvents(executionId), body, {
         msgID: msgId,
         expectLastSubjectSequence: expectedSeq,
       });
@@ -81,10 +91,10 @@ export class EventStore {
     }
   }
 
-  /** Appends stream-only entries (deltas, tool events) on the sibling `deltas` subject; no expectation. */
-  async appendStream(executionId: string, events: readonly StreamEvent[]): Promise<{ seq: number }> {
+  /** Appends stream-only entries (deltas, tool events) on the sibling `deltas` subject; no expectation. `msgId` dedupes a retry. */
+  async appendStream(executionId: string, events: readonly StreamEvent[], msgId?: string): Promise<{ seq: number }> {
     if (events.length === 0) throw new Error('appendStream needs at least one event');
-    const ack = await this.publisher.publish(SUBJECTS.executionDeltas(executionId), encoder.encode(JSON.stringify(events)));
+    const ack = await this.publisher.publish(SUBJECTS.executionDeltas(executionId), encoder.encode(JSON.stringify(events)), msgId === undefined ? {} : { msgID: msgId });
     return { seq: ack.seq };
   }
 

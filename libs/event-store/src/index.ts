@@ -1,4 +1,4 @@
-export { EventStore } from './event-store';
+export { EventStore, JOURNAL_INLINE_MAX_BYTES } from './event-store';
 export { ensureStreams, streamConfigs } from './ensure-streams';
 export { streamNames, type StreamOptions } from './stream-options';
 export type { StoredEntry, LogFollower } from './stored-entry';
