@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult, SseCatchUpJob, SseCatchUpResult } from './loadgen';
-import { CpuMeter, NatsServer, REPO, Stack, type CpuSample } from './lib/stack';
+import { CpuMeter, NatsServer, REPO, Stack, track, type CpuSample } from './lib/stack';
 import { cpuMs, freePort, median, peakRssMiB, round, sleep, summarize, waitForPort } from './lib/util';
 import { catchUpLog, w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
@@ -251,7 +251,7 @@ async function main() {
   const t0 = Date.now();
   const meta = machine();
   log('machine', meta.cpu, meta.node, meta.natsServer);
-  loadgen = fork(join(__dirname, 'loadgen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  loadgen = track(fork(join(__dirname, 'loadgen.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
 
   // ---------- W0 ceilings ----------
   if (section('w0')) {
@@ -265,7 +265,7 @@ async function main() {
     addRow({ id: 'W0', workload: 'JetStream replay of 10k msgs (ordered consumer)', layout: 'raw', metric: 'time', value: r.replay10k.medianMs, unit: 'ms', range: [Math.min(...r.replay10k.ms), Math.max(...r.replay10k.ms)], note: `${round(r.replay10k.msgsPerSec, 0)} msg/s` });
 
     const port = await freePort();
-    const srv = spawn(process.execPath, [join(__dirname, 'noop-server.js')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' });
+    const srv = track(spawn(process.execPath, [join(__dirname, 'noop-server.js')], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' }));
     await waitForPort(port, 30_000);
     const job: HttpJob = { kind: 'http', url: `http://127.0.0.1:${port}/api/noop`, method: 'GET', mode: 'closed', concurrency: P.conc, durationMs: P.warm };
     await load(job);
@@ -686,7 +686,7 @@ async function runRestate(): Promise<RestateRow[]> {
   const driver = join(__dirname, 'restate-peer.js');
   log('running the Restate peer inside unshare --net (loopback only)');
   await new Promise<void>((res, rej) => {
-    const p = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, driver, JSON.stringify(opts), out], { stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const p = track(spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, driver, JSON.stringify(opts), out], { stdio: ['ignore', 'inherit', 'inherit'], detached: true }), { group: true });
     // A hung peer must not hang the harness: kill its whole process group.
     const timer = setTimeout(() => {
       try {

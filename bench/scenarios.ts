@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import { DeliverPolicy, jetstream } from '@nats-io/jetstream';
 import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult } from './loadgen';
 import type { ConnectedMsg, OpenMsg, SseReport } from './sse-clients';
-import { CpuMeter, type CpuSample, type Stack } from './lib/stack';
+import { CpuMeter, track, type CpuSample, type Stack } from './lib/stack';
 import { api, HEADERS, readEvents, verify, type Verification } from './lib/api';
 import { peakRssMiB, rssMiB, sleep } from './lib/util';
 
@@ -115,7 +115,7 @@ export async function w6ManyClients(stack: Stack, o: W6ClientsOptions, d: Scenar
     d.log(`W6: opening ${st.ids.length} SSE streams from ${processes} client process(es) (open-file limit ${limit})`);
     const connected = await Promise.all(
       slices.map((ids) => {
-        const c = fork(join(__dirname, 'sse-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+        const c = track(fork(join(__dirname, 'sse-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
         children.push(c);
         const msg: OpenMsg = { type: 'open', baseUrl: stack.baseUrl, headers: HEADERS, ids, maxPending: 64, connectTimeoutMs: o.connectTimeoutMs, heartbeatMs: o.heartbeatMs };
         c.send(msg);

@@ -12,6 +12,40 @@ const ADMIN_URL = process.env.BENCH_DATABASE_ADMIN_URL ?? 'postgres://postgres@1
 export const REPO = resolve(__dirname, '../../..');
 const MAIN = join(REPO, 'dist/apps/all-in-one/src/main.js');
 
+/**
+ * Every child process the harness starts, so that an interrupted run (SIGINT, SIGTERM) does not
+ * leave nats-servers, Jetflow processes or load generators running: a leaked nats-server kept
+ * about a tenth of a core busy and skewed the next run. Normal exits stop them one by one.
+ */
+const children = new Map<ChildProcess, { group: boolean }>();
+let signalsHooked = false;
+
+/**
+ * Registers `child` to be SIGKILLed if the harness is interrupted; returns it. `group`: the child
+ * was spawned `detached` and leads a process group that is killed whole (e.g. the Restate peer).
+ */
+export function track<C extends ChildProcess>(child: C, opts: { group?: boolean } = {}): C {
+  children.set(child, { group: opts.group ?? false });
+  child.once('exit', () => children.delete(child));
+  if (!signalsHooked) {
+    signalsHooked = true;
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+      process.once(sig, () => {
+        for (const [c, { group }] of children) {
+          try {
+            if (group && c.pid) process.kill(-c.pid, 'SIGKILL');
+            else c.kill('SIGKILL');
+          } catch {
+            /* already gone */
+          }
+        }
+        process.exit(sig === 'SIGINT' ? 130 : 143);
+      });
+    }
+  }
+  return child;
+}
+
 export interface Proc {
   name: string;
   pid: number;
@@ -26,7 +60,7 @@ export class NatsServer {
   }
   static async start(): Promise<NatsServer> {
     const s = new NatsServer(await freePort(), mkdtempSync(join(tmpdir(), 'jetflow-bench-nats-')));
-    s.proc = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(s.port), '-js', '-sd', s.storeDir], { stdio: 'ignore' });
+    s.proc = track(spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(s.port), '-js', '-sd', s.storeDir], { stdio: 'ignore' }));
     await waitForPort(s.port, 30_000);
     return s;
   }
@@ -78,11 +112,13 @@ export class JetflowProc {
   }
   async start(waitPort?: number, extraNodeArgs: string[] = []) {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build`);
-    this.child = spawn(process.execPath, [...extraNodeArgs, MAIN, `--services=${this.services}`], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      cwd: REPO,
-    });
+    this.child = track(
+      spawn(process.execPath, [...extraNodeArgs, MAIN, `--services=${this.services}`], {
+        env: { ...process.env, LOG_LEVEL: 'warn', ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        cwd: REPO,
+      }),
+    );
     const keep = (d: Buffer) => {
       this.output += d;
       if (this.output.length > 20_000) this.output = this.output.slice(-10_000);
