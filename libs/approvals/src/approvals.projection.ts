@@ -1,15 +1,12 @@
 import type { EntityManager } from 'typeorm';
 import type { ExecutionEvent, IterationPath } from '@jetflow/contracts';
 import { isUuid } from '@jetflow/persistence';
-import type { ProjectionEntry } from '@jetflow/projections';
+import { checkpointUpsert, readCheckpoint, type ProjectionEntry } from '@jetflow/projections';
 import { approvalId } from './approval-id';
 
 type ResolvedStatus = 'approved' | 'rejected' | 'expired' | 'cancelled';
 
-const CHECKPOINT = `
-  INSERT INTO projection_checkpoints AS c (name, seq, updated_at) VALUES ($1, $2, $3)
-  ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at
-  WHERE EXCLUDED.seq > c.seq`;
+const CHECKPOINT = checkpointUpsert();
 
 const EXECUTION_STARTED = `
   INSERT INTO approval_executions AS x (execution_id, organization_id, project_id, workflow_id, last_seq)
@@ -23,10 +20,7 @@ const EXECUTION_STARTED = `
 const FORGET_RUNS_THEN = `
   WITH gone AS (DELETE FROM approvals WHERE execution_id = ANY($1::uuid[])),
        gone_runs AS (DELETE FROM approval_executions WHERE execution_id = ANY($1::uuid[]))`;
-const CHECKPOINT_AFTER_FORGET = `
-  INSERT INTO projection_checkpoints AS c (name, seq, updated_at) VALUES ($2, $3, $4)
-  ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at
-  WHERE EXCLUDED.seq > c.seq`;
+const CHECKPOINT_AFTER_FORGET = checkpointUpsert(2);
 
 // Rows made before ExecutionStarted was applied (out-of-order replicas) get their scope now.
 const BACKFILL_SCOPE = `
@@ -174,9 +168,8 @@ export class ApprovalsProjection {
   }
 
   /** Highest sequence committed by this projection (0 before the first batch). */
-  async checkpoint(manager: EntityManager): Promise<number> {
-    const rows: { seq: string }[] = await manager.query(`SELECT seq FROM projection_checkpoints WHERE name = $1`, [this.checkpointName]);
-    return rows.length ? Number(rows[0]!.seq) : 0;
+  checkpoint(manager: EntityManager): Promise<number> {
+    return readCheckpoint(manager, this.checkpointName);
   }
 
   private async applyEntry(m: EntityManager, entry: ProjectionEntry): Promise<void> {

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { isUuid } from '@jetflow/persistence';
 import { foldPatches, type ExecutionPatch, type ProjectionEntry } from './execution-patch';
+import { checkpointUpsert, readCheckpoint } from './projection-checkpoint';
 
 export interface ExecutionsProjectionOptions {
   /** Row in `projection_checkpoints`; default `executions`. */
@@ -35,10 +36,7 @@ const UPSERT_TAIL = `
      OR (EXCLUDED.status IS NOT NULL AND EXCLUDED.status_seq > e.status_seq)
      OR (e.completed_at IS NULL AND e.error_code IS NULL AND EXCLUDED.completed_at IS NOT NULL)`;
 
-const CHECKPOINT = `
-  INSERT INTO projection_checkpoints AS c (name, seq, updated_at) VALUES ($1, $2, $3)
-  ON CONFLICT (name) DO UPDATE SET seq = EXCLUDED.seq, updated_at = EXCLUDED.updated_at
-  WHERE EXCLUDED.seq > c.seq`;
+const CHECKPOINT = checkpointUpsert();
 
 /**
  * Folds execution log entries into the `executions` read model. Call inside a transaction; the
@@ -70,9 +68,8 @@ export class ExecutionsProjection {
   }
 
   /** Highest sequence committed by this projection (0 before the first batch). */
-  async checkpoint(manager: EntityManager): Promise<number> {
-    const rows: { seq: string }[] = await manager.query(`SELECT seq FROM projection_checkpoints WHERE name = $1`, [this.checkpointName]);
-    return rows.length ? Number(rows[0]!.seq) : 0;
+  checkpoint(manager: EntityManager): Promise<number> {
+    return readCheckpoint(manager, this.checkpointName);
   }
 }
 

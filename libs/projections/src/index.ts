@@ -3,3 +3,4 @@ export { ExecutionsProjector, type ExecutionsProjectorOptions } from './executio
 export { LogProjector, toEntry, type LogProjection, type LogProjectorOptions } from './log.projector';
 export { ExecutionsQuery, type ExecutionListQuery } from './executions.query';
 export { foldPatches, type ExecutionPatch, type ProjectionEntry } from './execution-patch';
+export { checkpointUpsert, readCheckpoint } from './projection-checkpoint';
