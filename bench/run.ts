@@ -4,13 +4,15 @@
  * Starts everything it needs, warms up, measures, verifies (exactly one ExecutionCompleted per
  * execution), prints one table, writes bench/results/<timestamp>.{json,md,svg}.
  */
+import '../apps/all-in-one/src/register-aliases';
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { STREAMS } from '@jetflow/contracts';
 import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult, SseCatchUpJob, SseCatchUpResult } from './loadgen';
 import { CpuMeter, NatsServer, REPO, Stack, track, type CpuSample } from './lib/stack';
 import { cpuMs, freePort, median, peakRssMiB, round, sleep, summarize, waitForPort } from './lib/util';
@@ -36,7 +38,7 @@ const section = (name: string) => !ONLY || ONLY.includes(name);
 /** Gateway heartbeat for the W6 stack, so heartbeats happen within the window (default is 30 s). */
 const W6_HEARTBEAT_MS = 2000;
 
-const STREAM = 'JETFLOW_EXECUTIONS';
+const STREAM = STREAMS.executions;
 const log = (...a: unknown[]) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}]`, ...a);
 
 // ---------- load generator (separate process) ----------
@@ -91,13 +93,23 @@ async function createWorkflow(base: string, name: string, steps: unknown[]): Pro
   return { id: r.json.id };
 }
 
-async function streamSeqs(natsUrl: string): Promise<number> {
+/** Runs `f` with a JetStream manager on a connection of its own to the stack's nats-server. */
+async function withJsm<T>(natsUrl: string, f: (jsm: JetStreamManager) => Promise<T>): Promise<T> {
   const nc = await connect({ servers: natsUrl });
-  const jsm = await jetstreamManager(nc);
-  let total = 0;
-  for (const s of ['JETFLOW_EXECUTIONS', 'JETFLOW_TASKS', 'JETFLOW_TIMERS']) total += (await jsm.streams.info(s)).state.last_seq;
-  await nc.close();
-  return total;
+  try {
+    return await f(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Sum of the last sequences of Jetflow's streams (Δ over a run = JetStream messages written). */
+function streamSeqs(natsUrl: string): Promise<number> {
+  return withJsm(natsUrl, async (jsm) => {
+    let total = 0;
+    for (const s of Object.values(STREAMS)) total += (await jsm.streams.info(s)).state.last_seq;
+    return total;
+  });
 }
 
 /**
@@ -105,14 +117,12 @@ async function streamSeqs(natsUrl: string): Promise<number> {
  * the step and timer workers) has nothing pending or unacknowledged: the previous workload's tail
  * (a projection catching up after a closed loop) must not be measured as part of the next one.
  */
-async function settle(natsUrl: string, timeoutMs = 30_000): Promise<void> {
-  const nc = await connect({ servers: natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
+function settle(natsUrl: string, timeoutMs = 30_000): Promise<void> {
+  return withJsm(natsUrl, async (jsm) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let backlog = 0;
-      for (const s of ['JETFLOW_EXECUTIONS', 'JETFLOW_TASKS', 'JETFLOW_TIMERS']) {
+      for (const s of Object.values(STREAMS)) {
         for await (const c of jsm.consumers.list(s)) if (c.config.durable_name) backlog += c.num_pending + c.num_ack_pending;
       }
       if (backlog === 0) return;
@@ -122,9 +132,7 @@ async function settle(natsUrl: string, timeoutMs = 30_000): Promise<void> {
       }
       await sleep(100);
     }
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 interface Row {
