@@ -32,7 +32,7 @@ export async function startJetflow(
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: config.services.join(',') } });
   const has = (s: ServiceName) => config.services.includes(s);
   const nc = await connectNats({ servers: [...config.natsServers], name: `jetflow-${config.services.join('-')}` });
-  const streams = { replicas: config.streamReplicas, prefix: config.streamPrefix };
+  const streams = { replicas: config.streamReplicas, prefix: config.streamPrefix, duplicateWindowSeconds: config.streamDuplicateWindowSeconds };
   await ensureStreams(nc, streams);
 
   let dataSource: DataSource | undefined;

@@ -26,6 +26,8 @@ export interface Config {
   readonly streamReplicas: number;
   /** Prefix for JetStream stream names (empty by default), e.g. to isolate tests. */
   readonly streamPrefix: string;
+  /** `STREAM_DUPLICATE_WINDOW_SECONDS`: how long the streams drop a retried publish (same `Nats-Msg-Id`); default 30. */
+  readonly streamDuplicateWindowSeconds: number;
   readonly services: readonly ServiceName[];
   readonly stepsConcurrency: number;
   readonly bodyLimitBytes: number;
@@ -128,6 +130,7 @@ const schema = z
     AUTH_TOKENS: optional(z.string().transform(list)),
     STREAM_REPLICAS: optional(integer(1, 5)),
     STREAM_PREFIX: optional(z.string().trim().regex(/^[A-Za-z0-9_-]*$/, 'expected letters, digits, _ or - only')),
+    STREAM_DUPLICATE_WINDOW_SECONDS: optional(integer(1, 86_400)),
     SERVICES: optional(services),
     STEPS_CONCURRENCY: optional(integer(1, 10_000)),
     BODY_LIMIT_BYTES: optional(integer(1024, 1024 * 1024 * 1024)),
@@ -172,6 +175,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     authTokens: e.AUTH_TOKENS ?? [],
     streamReplicas: e.STREAM_REPLICAS ?? 1,
     streamPrefix: e.STREAM_PREFIX ?? '',
+    streamDuplicateWindowSeconds: e.STREAM_DUPLICATE_WINDOW_SECONDS ?? 30,
     services: e.SERVICES ?? [...SERVICE_NAMES],
     stepsConcurrency: e.STEPS_CONCURRENCY ?? 64,
     bodyLimitBytes: e.BODY_LIMIT_BYTES ?? 1_048_576,

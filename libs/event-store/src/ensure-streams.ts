@@ -25,7 +25,7 @@ export function streamConfigs(opts: StreamOptions = {}): DesiredStream[] {
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     num_replicas: replicas,
-    duplicate_window: nanos(2 * 60 * 1000),
+    duplicate_window: nanos(duplicateWindowSeconds(opts) * 1000),
   };
   return [
     {
@@ -42,6 +42,15 @@ export function streamConfigs(opts: StreamOptions = {}): DesiredStream[] {
     { ...common, name: names.tasks, subjects: [SUBJECTS.allTasks], retention: RetentionPolicy.Workqueue },
     { ...common, name: names.timers, subjects: [SUBJECTS.allTimers], retention: RetentionPolicy.Workqueue },
   ];
+}
+
+/** Default {@link StreamOptions.duplicateWindowSeconds}. */
+export const DEFAULT_DUPLICATE_WINDOW_SECONDS = 30;
+
+/** The duplicate window in seconds: the option or the default, never past the executions' max age (the server refuses that). */
+function duplicateWindowSeconds(opts: StreamOptions): number {
+  const wanted = opts.duplicateWindowSeconds ?? DEFAULT_DUPLICATE_WINDOW_SECONDS;
+  return opts.maxAgeSeconds ? Math.min(wanted, opts.maxAgeSeconds) : wanted;
 }
 
 /**

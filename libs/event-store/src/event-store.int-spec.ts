@@ -60,7 +60,7 @@ describe('EventStore against nats-server', () => {
     for (const name of Object.values(names)) await jsm.streams.delete(name);
     await Promise.all([nc, nc2, nc, nc2, nc, nc2].map((conn) => ensureStreams(conn, opts)));
     const exec = await jsm.streams.info(names.executions);
-    expect(exec.config).toMatchObject({ subjects: ['jetflow.exec.>'], retention: 'limits', storage: 'file', allow_direct: true, num_replicas: 1, duplicate_window: 120_000_000_000 });
+    expect(exec.config).toMatchObject({ subjects: ['jetflow.exec.>'], retention: 'limits', storage: 'file', allow_direct: true, num_replicas: 1, duplicate_window: 30e9 });
     expect((await jsm.streams.info(names.tasks)).config).toMatchObject({ subjects: ['jetflow.tasks.>'], retention: 'workqueue' });
     expect((await jsm.streams.info(names.timers)).config).toMatchObject({ subjects: ['jetflow.timers.>'], retention: 'workqueue' });
     // A changed option updates the existing stream.
@@ -68,6 +68,13 @@ describe('EventStore against nats-server', () => {
     expect((await jsm.streams.info(names.executions)).config.max_age).toBe(3600 * 1e9);
     await ensureStreams(nc, opts);
     expect((await jsm.streams.info(names.executions)).config.max_age).toBe(0);
+    // The duplicate window is an option, and never longer than a max age (the server refuses that).
+    await ensureStreams(nc, { ...opts, duplicateWindowSeconds: 90 });
+    expect((await jsm.streams.info(names.tasks)).config.duplicate_window).toBe(90e9);
+    await ensureStreams(nc, { ...opts, duplicateWindowSeconds: 90, maxAgeSeconds: 10 });
+    expect((await jsm.streams.info(names.executions)).config).toMatchObject({ max_age: 10e9, duplicate_window: 10e9 });
+    await ensureStreams(nc, opts);
+    expect((await jsm.streams.info(names.executions)).config).toMatchObject({ max_age: 0, duplicate_window: 30e9 });
   });
 
   it('appends a journal first in the same entry as the decision it led to', async () => {
@@ -266,6 +273,30 @@ describe('EventStore against nats-server', () => {
     expect(increments.map((e) => Number(e.step_id.split(':')[1]))).toEqual(Array.from({ length: rounds }, (_, i) => i + 1));
     expect(w1.wins + w2.wins).toBe(rounds);
     console.log(`two writers, ${rounds} rounds: w1 ${w1.wins} wins / ${w1.conflicts} conflicts, w2 ${w2.wins} wins / ${w2.conflicts} conflicts`);
+  });
+
+  it('reads a short log without a consumer and a longer one with a single consumer after the walk', async () => {
+    // nats-server 2.9 keeps a deleted consumer's memory: a consumer per read of a finished run piled up.
+    const consumerApi: string[] = [];
+    const sub = nc.subscribe('$JS.API.CONSUMER.>', { callback: (_e, m) => consumerApi.push(m.subject) });
+    await nc.flush();
+    const id = randomUUID();
+    let seq = 0;
+    const appended: number[] = [];
+    for (let i = 1; i <= 5; i++) appended.push((seq = (await store.append(id, [status(i)], seq, `${id}:${i}`)).seq));
+    expect((await store.read(id)).map((e) => e.seq)).toEqual(appended);
+    expect((await store.read(id, appended[2])).map((e) => e.seq)).toEqual(appended.slice(2));
+    await nc.flush();
+    expect(consumerApi).toEqual([]);
+
+    for (let i = 6; i <= 40; i++) appended.push((seq = (await store.append(id, [status(i)], seq, `${id}:${i}`)).seq));
+    const long = await store.read(id);
+    expect(long.map((e) => e.seq)).toEqual(appended);
+    expect(long.map((e) => (e.events[0] as { status: string }).status)).toEqual(appended.map((_, i) => status(i + 1).status));
+    await nc.flush();
+    expect(consumerApi.filter((s) => s.includes('.CREATE.')).length).toBe(1);
+    sub.unsubscribe();
+    expect((await jetstreamManager(nc).then((jsm) => jsm.streams.info(streamNames(opts).executions))).state.consumer_count).toBe(0);
   });
 
   it('reads 10k entries of one execution', async () => {

@@ -92,12 +92,18 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
         // and `complete` has not been sent, follow again from `position`.
         while (!raw.writableEnded && !raw.destroyed) {
           for await (const entry of follower.entries) {
+            // One socket write per log entry (a decision holds several events), not one per message.
+            let chunk = '';
             for (const message of entryToSseMessages(executionId, entry, position)) {
+              chunk += formatSse(message);
               // Nothing may follow `complete`, not even a heartbeat while this write drains.
-              if (isFinalMessage(message)) stream.done = true;
-              if (!write(raw, message) && !(await drained(raw))) return;
-              if (stream.done) return;
+              if (isFinalMessage(message)) {
+                stream.done = true;
+                break;
+              }
             }
+            if (chunk && !writeChunk(raw, chunk) && !(await drained(raw))) return;
+            if (stream.done) return;
             position = { seq: entry.seq, index: Number.MAX_SAFE_INTEGER };
             // Resumed right after `complete` (its message was filtered out): the log is over.
             if (entry.kind === 'events' && entry.events.some((e) => e.type === 'ExecutionCompleted')) return;
@@ -147,8 +153,13 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
 
 /** Writes one message; false when the socket is full (wait for `drained`) or gone. */
 function write(raw: ServerResponse, message: SseMessage): boolean {
+  return writeChunk(raw, formatSse(message));
+}
+
+/** Writes formatted SSE text; false when the socket is full (wait for `drained`) or gone. */
+function writeChunk(raw: ServerResponse, chunk: string): boolean {
   if (raw.writableEnded || raw.destroyed) return false;
-  return raw.write(formatSse(message));
+  return raw.write(chunk);
 }
 
 /** Waits until the socket takes data again; false once the client is gone. */
