@@ -57,12 +57,7 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
     timersStream: names.timers,
     intervalMs: opts.sweepIntervalMs ?? 5_000,
     logger,
-    listActive: async () => {
-      const rows: { id: string }[] = await dataSource.query(
-        `SELECT id FROM executions WHERE status IN ('pending','running','waiting') AND updated_at < now() - interval '2 seconds' ORDER BY updated_at LIMIT 2000`,
-      );
-      return rows.map((r) => r.id);
-    },
+    listActive: (page) => query.activeRuns(page),
   });
   sweeper.start();
 

@@ -102,12 +102,6 @@ export class ExecutionActorHost {
     return actor;
   }
 
-  /** Re-reads the log from scratch next time (used by the recovery sweep). */
-  forget(executionId: string): void {
-    this.cache.delete(executionId);
-    this.finished.delete(executionId);
-  }
-
   /** Publishes tasks/timers for a decision already appended (also used by the recovery sweep). */
   async dispatch(state: ExecutionState, events: readonly ExecutionEvent[]): Promise<void> {
     const work: Promise<void>[] = [];

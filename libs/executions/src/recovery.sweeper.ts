@@ -5,25 +5,57 @@ import { buildStepTask, liveTimers, outstandingTasks } from '@jetflow/engine';
 import type { ExecutionActorHost, HostLogger } from './execution-actor.host';
 import { TaskDispatcher } from './task-dispatcher';
 
+/** A run that is not finished, as the read model has it. */
+export interface ActiveRun {
+  readonly id: string;
+  /** The read model's `updated_at` as it stores it (full precision: a page resumes exactly after it). */
+  readonly updated_at: string;
+}
+
+/** One page of active runs, oldest `updated_at` first (ties by id), strictly after `after`. */
+export interface ActivePageRequest {
+  /** Only runs updated at or after this time (a recent pass); none: every active run (a full pass). */
+  readonly since?: Date;
+  readonly after?: ActiveRun;
+  readonly limit: number;
+}
+
 export interface RecoverySweeperOptions {
   readonly tasksStream: string;
   readonly timersStream: string;
-  /** Non-terminal executions not updated for a while (from the read model). */
-  readonly listActive: () => Promise<readonly string[]>;
+  /** Runs not finished and not updated in the last seconds (from the read model), a page at a time. */
+  readonly listActive: (page: ActivePageRequest) => Promise<readonly ActiveRun[]>;
+  /** Between passes (default 5 s). */
   readonly intervalMs?: number;
+  /**
+   * A pass looks at runs updated within this window (default 10 min): a task or timer lost at
+   * an append is found by the next pass after it. The first pass and one every `fullPassEveryMs`
+   * look at every active run (a process down for longer than the window, a projection behind).
+   */
+  readonly recentWindowMs?: number;
+  /** Default: `recentWindowMs`. */
+  readonly fullPassEveryMs?: number;
+  /** Runs per page (default 500). */
+  readonly pageSize?: number;
   readonly logger?: HostLogger;
 }
 
 /**
  * Closes the one gap between an append and its task/timer publish (a crash in between): for every
  * running execution, a task or timer the log says is outstanding but that is not on its work queue
- * is published again. "Not on the queue" is checked before re-reading the log; workers append the
- * result before they ack, so a task that vanished because it finished shows up as done in the log.
+ * is published again. "Not on the queue" is checked before the log is checked again; workers append
+ * the result before they ack, so a task that vanished because it finished shows up as done in the log.
+ *
+ * A pass pages through the runs updated recently, and every `fullPassEveryMs` through all active
+ * ones: thousands of runs waiting days for a person cost one index scan, not a log read each, every
+ * few seconds. A run's state comes from the host's cache when the log has nothing newer (one
+ * direct get of its last sequence).
  */
 export class RecoverySweeper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private jsm?: Promise<JetStreamManager>;
+  private lastFullPass = -Infinity;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -51,31 +83,44 @@ export class RecoverySweeper {
     await this.running;
   }
 
-  async sweepOnce(): Promise<number> {
+  /** One pass (a full one when due); resolves with the number of tasks and timers published again. */
+  async sweepOnce(now = Date.now()): Promise<number> {
+    const window = this.opts.recentWindowMs ?? 10 * 60_000;
+    const full = now - this.lastFullPass >= (this.opts.fullPassEveryMs ?? window);
+    const since = full ? undefined : new Date(now - window);
+    const limit = this.opts.pageSize ?? 500;
     let republished = 0;
-    for (const id of await this.opts.listActive()) {
-      this.host.forget(id);
-      const { state } = await this.host.load(id);
-      for (const run of outstandingTasks(state)) {
-        const task = buildStepTask(state, run);
-        if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;
-        this.host.forget(id);
-        const latest = await this.host.load(id);
-        const fresh = latest.state.steps.get(stepKey(run.step_id, run.iteration));
-        if (fresh?.status !== 'running' || fresh.attempt !== run.attempt) continue;
-        await this.dispatcher.dispatchTask(task, String(latest.seq));
-        republished++;
-      }
-      for (const timer of liveTimers(state)) {
-        if (await this.queued(this.opts.timersStream, TaskDispatcher.timerSubject(id, timer.timer_id))) continue;
-        this.host.forget(id);
-        const latest = await this.host.load(id);
-        if (!liveTimers(latest.state).some((t) => t.timer_id === timer.timer_id)) continue;
-        await this.dispatcher.dispatchTimer(id, timer, String(latest.seq));
-        republished++;
-      }
+    let after: ActiveRun | undefined;
+    for (;;) {
+      const page = await this.opts.listActive({ ...(since ? { since } : {}), ...(after ? { after } : {}), limit });
+      for (const run of page) republished += await this.sweepRun(run.id);
+      if (page.length < limit) break;
+      after = page[page.length - 1];
     }
+    if (full) this.lastFullPass = now;
     if (republished) this.opts.logger?.warn({ republished }, 'recovery sweep re-dispatched lost work');
+    return republished;
+  }
+
+  private async sweepRun(id: string): Promise<number> {
+    let republished = 0;
+    const { state } = await this.host.load(id);
+    for (const run of outstandingTasks(state)) {
+      const task = buildStepTask(state, run);
+      if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;
+      const latest = await this.host.load(id);
+      const fresh = latest.state.steps.get(stepKey(run.step_id, run.iteration));
+      if (fresh?.status !== 'running' || fresh.attempt !== run.attempt) continue;
+      await this.dispatcher.dispatchTask(task, String(latest.seq));
+      republished++;
+    }
+    for (const timer of liveTimers(state)) {
+      if (await this.queued(this.opts.timersStream, TaskDispatcher.timerSubject(id, timer.timer_id))) continue;
+      const latest = await this.host.load(id);
+      if (!liveTimers(latest.state).some((t) => t.timer_id === timer.timer_id)) continue;
+      await this.dispatcher.dispatchTimer(id, timer, String(latest.seq));
+      republished++;
+    }
     return republished;
   }
 

@@ -93,6 +93,37 @@ describe('ExecutionsQuery (Postgres)', () => {
     expect((await query.list({ organization_id: 'o', project_id: 'other' }, {})).items).toEqual([]);
   });
 
+  it('pages through the unfinished runs of every scope for the recovery sweep, oldest update first, each once', async () => {
+    const stranger = (await ds.query(`SELECT id FROM executions WHERE organization_id = 'x'`))[0].id as string;
+    const oldestFirst: string[] = [...newestFirst([1, 2, 4, 5, 7, 8]).reverse(), stranger];
+    async function sweep(limit: number, since?: Date): Promise<string[]> {
+      const seen: string[] = [];
+      let after: { id: string; updated_at: string } | undefined;
+      for (;;) {
+        const page = await query.activeRuns({ limit, ...(since ? { since } : {}), ...(after ? { after } : {}) });
+        seen.push(...page.map((r) => r.id));
+        if (page.length < limit) return seen;
+        after = page[page.length - 1];
+      }
+    }
+    expect(await sweep(100)).toEqual(oldestFirst);
+    expect(await sweep(1)).toEqual(oldestFirst);
+    expect(await sweep(2)).toEqual(oldestFirst);
+    // A recent pass: only runs updated at or after `since` (runs 4 and 5 share a timestamp).
+    expect(await sweep(2, new Date(at(5)))).toEqual(oldestFirst.slice(2));
+
+    // Updates microseconds apart: a page resumes exactly after the last one (no repeat, no loop).
+    const [a, b] = [ids[1]!, ids[2]!];
+    await ds.query(`UPDATE executions SET updated_at = '2026-03-01 00:00:00.000001+00' WHERE id = $1`, [b]);
+    await ds.query(`UPDATE executions SET updated_at = '2026-03-01 00:00:00.000002+00' WHERE id = $1`, [a]);
+    expect((await sweep(1)).slice(0, 3)).toEqual([b, a, oldestFirst[2]]);
+    // A run updated in the last 2 seconds is left to the step in flight.
+    await ds.query(`UPDATE executions SET updated_at = now() WHERE id = $1`, [a]);
+    expect(await sweep(3)).not.toContain(a);
+    await ds.query(`UPDATE executions SET updated_at = $2 WHERE id = ANY($1)`, [[a, b], at(1)]);
+    await ds.query(`UPDATE executions SET updated_at = $2 WHERE id = $1`, [b, at(2)]);
+  });
+
   it('rejects bad status, limit and cursor with VALIDATION_ERROR', async () => {
     expect(await codeOf(query.list(scope, { status: 'exploded' }))).toBe('VALIDATION_ERROR');
     expect(await codeOf(query.list(scope, { limit: 0 }))).toBe('VALIDATION_ERROR');

@@ -12,6 +12,12 @@ import { ExecutionEntity, decodeCursor, isUuid, parseLimit, toPage } from '@jetf
 
 export type ExecutionListQuery = ListQuery & { readonly workflow_id?: string; readonly status?: string };
 
+/** A run not finished yet; `updated_at` as stored (text, full precision), so a page resumes exactly after it. */
+export interface ActiveRunRow {
+  readonly id: string;
+  readonly updated_at: string;
+}
+
 /** Reads the executions read model: scoped, newest first by (started_at, id). */
 export class ExecutionsQuery {
   constructor(private readonly dataSource: DataSource) {}
@@ -34,6 +40,22 @@ export class ExecutionsQuery {
     const rows = await qb.orderBy('e.started_at', 'DESC').addOrderBy('e.id', 'DESC').limit(limit + 1).getMany();
 
     return toPage(rows, limit, (r) => ({ at: r.startedAt!, id: r.id }), toSummary);
+  }
+
+  /**
+   * Runs of every scope that are not finished and were not updated in the last 2 seconds, oldest
+   * `updated_at` first (then id), strictly after `after`; with `since`, only those updated at or
+   * after it. For the recovery sweep; served by the partial index `executions_active_updated_idx`.
+   */
+  async activeRuns(page: { readonly since?: Date; readonly after?: ActiveRunRow; readonly limit: number }): Promise<ActiveRunRow[]> {
+    return this.dataSource.query(
+      `SELECT id, updated_at::text AS updated_at FROM executions
+        WHERE status IN ('pending', 'running', 'waiting') AND updated_at < now() - interval '2 seconds'
+          AND ($1::timestamptz IS NULL OR updated_at >= $1)
+          AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2::timestamptz, $3::uuid))
+        ORDER BY updated_at, id LIMIT $4`,
+      [page.since ?? null, page.after?.updated_at ?? null, page.after?.id ?? null, page.limit],
+    );
   }
 }
 

@@ -1,0 +1,105 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connectNats } from '@jetflow/bus';
+import type { ExecutionCommand, WorkflowDefinition } from '@jetflow/contracts';
+import { EventStore, ensureStreams, streamNames, type StreamOptions } from '@jetflow/event-store';
+import { TestNatsServer } from '../../../test/support/nats-server';
+import { ExecutionActorHost } from './execution-actor.host';
+import { RecoverySweeper, type ActivePageRequest, type ActiveRun } from './recovery.sweeper';
+import { TaskDispatcher } from './task-dispatcher';
+
+const toolStep: WorkflowDefinition = {
+  name: 'tool',
+  steps: [
+    { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['call'] },
+    { step_id: 'call', step_type: 'tool_call', parameters: { tool: 'noop', arguments: {} }, next_steps: [] },
+  ],
+};
+
+function start(id: string): ExecutionCommand {
+  return {
+    type: 'StartExecution',
+    execution_id: id,
+    workflow_id: 'w',
+    workflow_version: 1,
+    definition: toolStep,
+    scope: { organization_id: 'o', project_id: 'p' },
+    input: { kind: 'api' },
+    context: {},
+    user_id: null,
+    session_id: null,
+    now: '2026-01-01T00:00:00.000Z',
+  };
+}
+
+describe('RecoverySweeper', () => {
+  let server: TestNatsServer;
+  let nc: NatsConnection;
+  let host: ExecutionActorHost;
+  let dispatcher: TaskDispatcher;
+  const streams: StreamOptions = { prefix: `R${Date.now().toString(36)}_` };
+  const names = streamNames(streams);
+
+  beforeAll(async () => {
+    server = await TestNatsServer.start();
+    nc = await connectNats({ servers: server.url, name: 'sweeper-test' });
+    await ensureStreams(nc, streams);
+    dispatcher = new TaskDispatcher(nc);
+    host = new ExecutionActorHost(new EventStore(nc, streams), dispatcher);
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await server?.stop();
+  });
+
+  const tasksOf = async (id: string) => (await (await jetstreamManager(nc)).streams.info(names.tasks, { subjects_filter: `jetflow.tasks.${id}.>` })).state.subjects ?? {};
+
+  it('publishes again a task the log says is outstanding but its work queue lost, and only that', async () => {
+    const lost = randomUUID();
+    const kept = randomUUID();
+    for (const id of [lost, kept]) await host.handle(id, start(id), { assumeNew: true });
+    expect(Object.values(await tasksOf(lost))).toEqual([1]);
+    // The crash between append and publish, as the work queue sees it: the task is not there.
+    await (await jetstreamManager(nc)).streams.purge(names.tasks, { filter: `jetflow.tasks.${lost}.>` });
+    expect(await tasksOf(lost)).toEqual({});
+
+    const runs: ActiveRun[] = [lost, kept].map((id, i) => ({ id, updated_at: `2026-01-01 00:00:0${i}+00` }));
+    const sweeper = new RecoverySweeper(nc, host, dispatcher, { tasksStream: names.tasks, timersStream: names.timers, listActive: async () => runs });
+    expect(await sweeper.sweepOnce()).toBe(1);
+    expect(Object.values(await tasksOf(lost))).toEqual([1]);
+    expect(Object.values(await tasksOf(kept))).toEqual([1]);
+    // Queued again: the next pass finds nothing to do.
+    expect(await sweeper.sweepOnce()).toBe(0);
+  });
+
+  it('looks at recently updated runs between full passes, and pages until a short page', async () => {
+    const asked: ActivePageRequest[] = [];
+    const sweeper = new RecoverySweeper(nc, host, dispatcher, {
+      tasksStream: names.tasks,
+      timersStream: names.timers,
+      recentWindowMs: 60_000,
+      fullPassEveryMs: 600_000,
+      pageSize: 2,
+      listActive: async (page) => {
+        asked.push(page);
+        // Two full pages of unknown runs (nothing to fold), then a short one.
+        return asked.length % 3 === 0 ? [] : [{ id: randomUUID(), updated_at: `2026-01-01 00:00:0${asked.length}+00` }, { id: randomUUID(), updated_at: `2026-01-01 00:00:0${asked.length}.5+00` }];
+      },
+    });
+    const t0 = Date.parse('2026-06-01T00:00:00Z');
+    await sweeper.sweepOnce(t0);
+    expect(asked.map((p) => [p.since, p.after?.updated_at, p.limit])).toEqual([
+      [undefined, undefined, 2],
+      [undefined, '2026-01-01 00:00:01.5+00', 2],
+      [undefined, '2026-01-01 00:00:02.5+00', 2],
+    ]);
+    asked.length = 0;
+    await sweeper.sweepOnce(t0 + 5_000);
+    expect(asked[0]).toEqual({ since: new Date(t0 + 5_000 - 60_000), limit: 2 });
+    asked.length = 0;
+    await sweeper.sweepOnce(t0 + 600_000);
+    expect(asked[0]).toEqual({ limit: 2 });
+  });
+});
