@@ -89,6 +89,11 @@ export class ExecutionActorHost {
     return this.cached(executionId)?.state;
   }
 
+  /** The cached actor (state and the sequence it is at), if this host has it; no I/O. Caller must not mutate it. */
+  peekActor(executionId: string): { readonly state: ExecutionState; readonly seq: number } | undefined {
+    return this.cached(executionId);
+  }
+
   /** Cached actor as is (may lag behind other replicas' appends), else a fold of the log. */
   private async cachedOrFold(executionId: string): Promise<LiveActor> {
     return this.cached(executionId) ?? this.fold(executionId);

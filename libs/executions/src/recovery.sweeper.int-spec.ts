@@ -17,13 +17,13 @@ const toolStep: WorkflowDefinition = {
   ],
 };
 
-function start(id: string): ExecutionCommand {
+function start(id: string, definition: WorkflowDefinition = toolStep): ExecutionCommand {
   return {
     type: 'StartExecution',
     execution_id: id,
     workflow_id: 'w',
     workflow_version: 1,
-    definition: toolStep,
+    definition,
     scope: { organization_id: 'o', project_id: 'p' },
     input: { kind: 'api' },
     context: {},
@@ -65,13 +65,39 @@ describe('RecoverySweeper', () => {
     await (await jetstreamManager(nc)).streams.purge(names.tasks, { filter: `jetflow.tasks.${lost}.>` });
     expect(await tasksOf(lost)).toEqual({});
 
-    const runs: ActiveRun[] = [lost, kept].map((id, i) => ({ id, updated_at: `2026-01-01 00:00:0${i}+00` }));
+    const runs: ActiveRun[] = [lost, kept].map((id, i) => ({ id, updated_at: `2026-01-01 00:00:0${i}+00`, last_seq: host.peekActor(id)!.seq }));
     const sweeper = new RecoverySweeper(nc, host, dispatcher, { tasksStream: names.tasks, timersStream: names.timers, listActive: async () => runs });
     expect(await sweeper.sweepOnce()).toBe(1);
     expect(Object.values(await tasksOf(lost))).toEqual([1]);
     expect(Object.values(await tasksOf(kept))).toEqual([1]);
     // Queued again: the next pass finds nothing to do.
     expect(await sweeper.sweepOnce()).toBe(0);
+  });
+
+  it('takes a run from the cache without I/O when the read model has seen nothing newer, else from the log', async () => {
+    const waiting: WorkflowDefinition = {
+      name: 'waiting',
+      steps: [
+        { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['ask'] },
+        { step_id: 'ask', step_type: 'human_approval', parameters: {}, next_steps: [] },
+      ],
+    };
+    const id = randomUUID();
+    await host.handle(id, start(id, waiting), { assumeNew: true });
+    const seq = host.peekActor(id)!.seq;
+    const api: string[] = [];
+    const sub = nc.subscribe('$JS.API.>', { callback: (_e, m) => void api.push(m.subject) });
+    await nc.flush();
+    const sweep = (last_seq: number) =>
+      new RecoverySweeper(nc, host, dispatcher, { tasksStream: names.tasks, timersStream: names.timers, listActive: async () => [{ id, updated_at: '2026-01-01 00:00:00+00', last_seq }] }).sweepOnce();
+    expect(await sweep(seq)).toBe(0);
+    await nc.flush();
+    expect(api).toEqual([]);
+    // The read model has seen a later entry (another replica's): the log is asked.
+    expect(await sweep(seq + 1)).toBe(0);
+    await nc.flush();
+    expect(api.some((s) => s.startsWith('$JS.API.DIRECT.GET'))).toBe(true);
+    sub.unsubscribe();
   });
 
   it('looks at recently updated runs between full passes, and pages until a short page', async () => {
@@ -85,7 +111,12 @@ describe('RecoverySweeper', () => {
       listActive: async (page) => {
         asked.push(page);
         // Two full pages of unknown runs (nothing to fold), then a short one.
-        return asked.length % 3 === 0 ? [] : [{ id: randomUUID(), updated_at: `2026-01-01 00:00:0${asked.length}+00` }, { id: randomUUID(), updated_at: `2026-01-01 00:00:0${asked.length}.5+00` }];
+        return asked.length % 3 === 0
+          ? []
+          : [
+              { id: randomUUID(), updated_at: `2026-01-01 00:00:0${asked.length}+00`, last_seq: 1 },
+              { id: randomUUID(), updated_at: `2026-01-01 00:00:0${asked.length}.5+00`, last_seq: 1 },
+            ];
       },
     });
     const t0 = Date.parse('2026-06-01T00:00:00Z');

@@ -10,6 +10,8 @@ export interface ActiveRun {
   readonly id: string;
   /** The read model's `updated_at` as it stores it (full precision: a page resumes exactly after it). */
   readonly updated_at: string;
+  /** The last log sequence the read model has seen for the run. */
+  readonly last_seq: number;
 }
 
 /** One page of active runs, oldest `updated_at` first (ties by id), strictly after `after`. */
@@ -93,7 +95,7 @@ export class RecoverySweeper {
     let after: ActiveRun | undefined;
     for (;;) {
       const page = await this.opts.listActive({ ...(since ? { since } : {}), ...(after ? { after } : {}), limit });
-      for (const run of page) republished += await this.sweepRun(run.id);
+      for (const run of page) republished += await this.sweepRun(run);
       if (page.length < limit) break;
       after = page[page.length - 1];
     }
@@ -102,9 +104,13 @@ export class RecoverySweeper {
     return republished;
   }
 
-  private async sweepRun(id: string): Promise<number> {
+  private async sweepRun({ id, last_seq }: ActiveRun): Promise<number> {
     let republished = 0;
-    const { state } = await this.host.load(id);
+    // A cached actor at (or past) the sequence the read model has seen needs no I/O: with nothing
+    // outstanding there is nothing to check. A newer append (another replica's) shows up in the
+    // read model and so in a later pass.
+    const cached = this.host.peekActor(id);
+    const { state } = cached && cached.seq >= last_seq ? cached : await this.host.load(id);
     for (const run of outstandingTasks(state)) {
       const task = buildStepTask(state, run);
       if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;

@@ -107,6 +107,9 @@ describe('ExecutionsQuery (Postgres)', () => {
       }
     }
     expect(await sweep(100)).toEqual(oldestFirst);
+    const first = (await query.activeRuns({ limit: 1 }))[0]!;
+    expect(first).toEqual({ id: oldestFirst[0], updated_at: expect.stringMatching(/^2026-04-01 00:00:01(\.0+)?\+00$/), last_seq: expect.any(Number) });
+    expect(first.last_seq).toBeGreaterThan(0);
     expect(await sweep(1)).toEqual(oldestFirst);
     expect(await sweep(2)).toEqual(oldestFirst);
     // A recent pass: only runs updated at or after `since` (runs 4 and 5 share a timestamp).

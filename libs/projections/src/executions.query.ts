@@ -16,6 +16,7 @@ export type ExecutionListQuery = ListQuery & { readonly workflow_id?: string; re
 export interface ActiveRunRow {
   readonly id: string;
   readonly updated_at: string;
+  readonly last_seq: number;
 }
 
 /** Reads the executions read model: scoped, newest first by (started_at, id). */
@@ -47,15 +48,16 @@ export class ExecutionsQuery {
    * `updated_at` first (then id), strictly after `after`; with `since`, only those updated at or
    * after it. For the recovery sweep; served by the partial index `executions_active_updated_idx`.
    */
-  async activeRuns(page: { readonly since?: Date; readonly after?: ActiveRunRow; readonly limit: number }): Promise<ActiveRunRow[]> {
-    return this.dataSource.query(
-      `SELECT id, updated_at::text AS updated_at FROM executions
+  async activeRuns(page: { readonly since?: Date; readonly after?: Pick<ActiveRunRow, 'id' | 'updated_at'>; readonly limit: number }): Promise<ActiveRunRow[]> {
+    const rows: { id: string; updated_at: string; last_seq: string }[] = await this.dataSource.query(
+      `SELECT id, updated_at::text AS updated_at, last_seq FROM executions
         WHERE status IN ('pending', 'running', 'waiting') AND updated_at < now() - interval '2 seconds'
           AND ($1::timestamptz IS NULL OR updated_at >= $1)
           AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2::timestamptz, $3::uuid))
         ORDER BY updated_at, id LIMIT $4`,
       [page.since ?? null, page.after?.updated_at ?? null, page.after?.id ?? null, page.limit],
     );
+    return rows.map((r) => ({ id: r.id, updated_at: r.updated_at, last_seq: Number(r.last_seq) }));
   }
 }
 
