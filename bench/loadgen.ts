@@ -184,8 +184,12 @@ function followSse(agent: http.Agent, url: string, headers: Record<string, strin
             } catch {
               times.status = 'unparsable';
             }
-            req.destroy();
+            // The server ends the response after `complete`: the connection then goes back to the
+            // keep-alive pool for the next stream, as a browser's would. One that does not end is cut.
             resolve(times);
+            const cut = setTimeout(() => req.destroy(), 5_000);
+            res.once('end', () => clearTimeout(cut));
+            res.once('close', () => clearTimeout(cut));
             return;
           }
         }
