@@ -3,7 +3,9 @@ import pino, { type Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { connectNats, RpcClient } from '@jetflow/bus';
 import type { Config, ServiceName } from '@jetflow/config';
-import { ensureStreams } from '@jetflow/event-store';
+import { ensureStreams, streamNames } from '@jetflow/event-store';
+import { APPROVALS_PROJECTOR_DURABLE, ApprovalsProjection } from '@jetflow/approvals';
+import { EXECUTIONS_PROJECTOR_DURABLE, ExecutionsProjection, LogProjector } from '@jetflow/projections';
 import { createDataSource, runMigrations } from '@jetflow/persistence';
 import { createGatewayApp } from '../../gateway/src/gateway.app';
 import { startWorkflowsService } from '../../workflows/src/workflows.app';
@@ -13,6 +15,9 @@ import { startStepsService } from '../../steps/src/steps.app';
 import { startApprovalsService } from '../../approvals/src/approvals.app';
 import type { HostResolver } from '@jetflow/tools';
 import { ensureDatabase } from './ensure-database';
+
+/** The durable consumer feeding both read models when one process hosts executions and approvals. */
+export const SHARED_PROJECTOR_DURABLE = 'jetflow-projector-executions-approvals';
 
 export interface RunningJetflow {
   readonly nc: NatsConnection;
@@ -44,6 +49,8 @@ export async function startJetflow(
   }
 
   const stops: (() => Promise<void>)[] = [];
+  // Hosting both read models: one consumer feeds both (each log entry delivered, decoded and acked once).
+  const sharedProjector = has('executions') && has('approvals');
   if (has('workflows')) stops.push((await startWorkflowsService({ nc, dataSource: dataSource!, logger })).stop);
   if (has('workflows')) stops.push((await startToolsService({ nc, dataSource: dataSource!, logger })).stop);
   if (has('executions')) {
@@ -51,11 +58,22 @@ export async function startJetflow(
         streams,
         rpcTimeoutMs: config.rpcTimeoutMs,
         sweepIntervalMs: opts.sweepIntervalMs,
+        ownProjector: !sharedProjector,
         schedule: { catchUp: config.scheduleCatchUp, refreshMs: config.scheduleRefreshMs },
       });
     stops.push(svc.stop);
   }
-  if (has('approvals')) stops.push((await startApprovalsService({ nc, dataSource: dataSource!, logger }, { streams, deliveryTimeoutMs: Math.min(config.rpcTimeoutMs, 2_000) })).stop);
+  if (has('approvals')) stops.push((await startApprovalsService({ nc, dataSource: dataSource!, logger }, { streams, deliveryTimeoutMs: Math.min(config.rpcTimeoutMs, 2_000), ownProjector: !sharedProjector })).stop);
+  if (sharedProjector) {
+    const projector = new LogProjector(
+      nc,
+      dataSource!,
+      [new ExecutionsProjection({ checkpointName: EXECUTIONS_PROJECTOR_DURABLE }), new ApprovalsProjection({ checkpointName: APPROVALS_PROJECTOR_DURABLE })],
+      { streamName: streamNames(streams).executions, durableName: SHARED_PROJECTOR_DURABLE, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') },
+    );
+    await projector.start();
+    stops.push(() => projector.stop());
+  }
   if (has('steps')) {
     const svc = await startStepsService(
       { nc, logger, ...(opts.resolver ? { resolver: opts.resolver } : {}) },

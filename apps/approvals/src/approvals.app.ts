@@ -12,6 +12,8 @@ export interface ApprovalsAppOptions {
   readonly deliveryTimeoutMs?: number;
   /** Redelivery loop period (default 1000 ms). */
   readonly redeliveryIntervalMs?: number;
+  /** Run the approvals read model's own projector (default); see ExecutionsAppOptions.ownProjector. */
+  readonly ownProjector?: boolean;
 }
 
 interface DecideRequest {
@@ -43,18 +45,21 @@ export async function startApprovalsService(deps: { nc: NatsConnection; dataSour
   rpc.handle<DecideRequest, unknown>('approve', (r) => service.decide(r.scope, r.id, withDecision(r.body, 'approved'), { email: r.approver_email }));
   rpc.handle<DecideRequest, unknown>('deny', (r) => service.decide(r.scope, r.id, withDecision(r.body, 'rejected'), { email: r.approver_email }));
 
-  const projector = new ApprovalsProjector(nc, dataSource, {
-    streamName: names.executions,
-    onError: (err) => logger.warn({ err }, 'approvals projector batch failed; retrying'),
-  });
-  await projector.start();
+  const projector =
+    opts.ownProjector === false
+      ? undefined
+      : new ApprovalsProjector(nc, dataSource, {
+          streamName: names.executions,
+          onError: (err) => logger.warn({ err }, 'approvals projector batch failed; retrying'),
+        });
+  await projector?.start();
   delivery.start();
   return {
     service,
     async stop() {
       await rpc.close();
       await delivery.stop();
-      await projector.stop();
+      await projector?.stop();
     },
   };
 }

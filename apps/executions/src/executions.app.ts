@@ -12,6 +12,11 @@ export interface ExecutionsAppOptions {
   readonly streams: StreamOptions;
   readonly rpcTimeoutMs: number;
   readonly sweepIntervalMs?: number;
+  /**
+   * Run the executions read model's own projector (default). The all-in-one process passes false
+   * and feeds this read model and the approvals one from a single consumer instead.
+   */
+  readonly ownProjector?: boolean;
   /** Schedule triggers: one catch-up run for missed ticks, and how often schedules are re-read. */
   readonly schedule?: { readonly catchUp: boolean; readonly refreshMs: number };
 }
@@ -50,8 +55,9 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   rpc.handle<ExecutionsRpc['message']['req'], unknown>('message', (r) => service.message(r));
   rpc.handle<{ execution_id: string; command: ExecutionCommand }, unknown>('command', (r) => service.command(r));
 
-  const projector = new ExecutionsProjector(nc, dataSource, { streamName: names.executions, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') });
-  await projector.start();
+  const projector =
+    opts.ownProjector === false ? undefined : new ExecutionsProjector(nc, dataSource, { streamName: names.executions, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') });
+  await projector?.start();
   const sweeper = new RecoverySweeper(nc, host, dispatcher, {
     tasksStream: names.tasks,
     timersStream: names.timers,
@@ -85,7 +91,7 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
       await scheduler.stop();
       await sweeper.stop();
       await rpc.close();
-      await projector.stop();
+      await projector?.stop();
     },
   };
 }

@@ -1,5 +1,5 @@
 export { ExecutionsProjection, type ExecutionsProjectionOptions } from './executions.projection';
-export { ExecutionsProjector, type ExecutionsProjectorOptions } from './executions.projector';
+export { EXECUTIONS_PROJECTOR_DURABLE, ExecutionsProjector, type ExecutionsProjectorOptions } from './executions.projector';
 export { LogProjector, toEntry, type LogProjection, type LogProjectorOptions } from './log.projector';
 export { ExecutionsQuery, type ExecutionListQuery } from './executions.query';
 export { foldPatches, type ExecutionPatch, type ProjectionEntry } from './execution-patch';

@@ -1,5 +1,5 @@
 import { nanos } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { DataSource, EntityManager } from 'typeorm';
 import { isStreamEvent, SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
@@ -7,6 +7,8 @@ import type { ProjectionEntry } from './execution-patch';
 
 /** A read model folded from execution log entries inside one transaction per batch. */
 export interface LogProjection {
+  /** Names the projection: its checkpoint row, and how a durable consumer's description lists it. */
+  readonly checkpointName: string;
   apply(manager: EntityManager, entries: readonly ProjectionEntry[]): Promise<void>;
   /**
    * True when `apply` issues exactly one statement (rows and checkpoint together): it then runs
@@ -38,14 +40,26 @@ export interface LogProjectorOptions {
 
 /** JetStream API error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
+/** A projector durable's description: this prefix, then the names of the projections it feeds. */
+const DESCRIPTION_PREFIX = 'jetflow projections: ';
 
 /**
- * Runs a projection from a durable pull consumer on `jetflow.exec.*.events`: entries are applied
- * in batches, one transaction per batch, acked after commit. Replicas share the durable; the
- * projections are order-insensitive, so interleaved or redelivered batches are fine.
+ * Runs projections from one durable pull consumer on `jetflow.exec.*.events`: entries are applied
+ * in batches (per projection one statement or one transaction, the projections side by side), acked
+ * after every projection committed. Replicas share the durable; the projections are idempotent and
+ * order-insensitive, so interleaved or redelivered batches are fine.
+ *
+ * One consumer can feed several projections (the all-in-one process feeds the executions and the
+ * approvals read models from one): each message is then delivered, decoded and acked once instead
+ * of once per projection. Which durable feeds a projection may change with the deployment's layout,
+ * so a durable that does not exist yet starts where every projection it feeds is known to be
+ * complete: for each, the best ack floor among the durables already feeding it (their
+ * descriptions list them); from the start when one was never fed. A durable left behind by the
+ * other layout keeps its floor: used again, it re-applies from there (idempotent), it never skips.
  */
 export class LogProjector {
   private readonly durableName: string;
+  private readonly projections: readonly LogProjection[];
   private readonly batch: number;
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
@@ -56,9 +70,11 @@ export class LogProjector {
   constructor(
     private readonly nc: NatsConnection,
     private readonly dataSource: DataSource,
-    private readonly projection: LogProjection,
+    projection: LogProjection | readonly LogProjection[],
     private readonly opts: LogProjectorOptions,
   ) {
+    this.projections = Array.isArray(projection) ? projection : [projection as LogProjection];
+    if (this.projections.length === 0) throw new Error('LogProjector needs at least one projection');
     this.durableName = opts.durableName;
     this.batch = opts.batch ?? 256;
   }
@@ -101,16 +117,27 @@ export class LogProjector {
     } catch (err) {
       if (!(err instanceof JetStreamApiError && err.code === CONSUMER_NOT_FOUND)) throw err;
     }
-    // Another replica may create it at the same moment: adding an identical config is idempotent.
-    await jsm.consumers.add(this.opts.streamName, {
-      durable_name: this.durableName,
-      ack_policy: AckPolicy.Explicit,
-      // A batch commits in milliseconds: after a crash, its unacked entries come back in 5 s, not 30.
-      ack_wait: nanos(5_000),
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: SUBJECTS.allExecutionEvents,
-      max_ack_pending: this.batch * 4,
-    });
+    const names = this.projections.map((p) => p.checkpointName);
+    const start = await safeStart(jsm, this.opts.streamName, names);
+    try {
+      await jsm.consumers.add(this.opts.streamName, {
+        durable_name: this.durableName,
+        description: DESCRIPTION_PREFIX + names.join(','),
+        ack_policy: AckPolicy.Explicit,
+        // A batch commits in milliseconds: after a crash, its unacked entries come back in 5 s, not 30.
+        ack_wait: nanos(5_000),
+        ...(start > 1 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start } : { deliver_policy: DeliverPolicy.All }),
+        filter_subject: SUBJECTS.allExecutionEvents,
+        max_ack_pending: this.batch * 4,
+      });
+    } catch (err) {
+      // Another replica created it first (maybe from another floor): use theirs.
+      const exists = await jsm.consumers.info(this.opts.streamName, this.durableName).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) throw err;
+    }
   }
 
   private async drain(): Promise<void> {
@@ -130,8 +157,10 @@ export class LogProjector {
   private async flush(msgs: JsMsg[]): Promise<void> {
     try {
       const entries = msgs.map(toEntry);
-      if (this.projection.singleStatement || this.projection.singleStatementFor?.(entries)) await this.projection.apply(this.dataSource.manager, entries);
-      else await this.dataSource.transaction((m) => this.projection.apply(m, entries));
+      // Side by side on their own connections; a failure of either naks the batch for both (idempotent).
+      const results = await Promise.allSettled(this.projections.map((p) => this.applyOne(p, entries)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
       this.opts.onError?.(err);
       for (const m of msgs) m.nak(this.opts.retryDelayMs ?? 1000);
@@ -139,6 +168,33 @@ export class LogProjector {
     }
     for (const m of msgs) m.ack();
   }
+
+  private applyOne(projection: LogProjection, entries: readonly ProjectionEntry[]): Promise<void> {
+    if (projection.singleStatement || projection.singleStatementFor?.(entries)) return projection.apply(this.dataSource.manager, entries);
+    return this.dataSource.transaction((m) => projection.apply(m, entries));
+  }
+}
+
+/** The projections a durable consumer feeds: from its description, else (durables made before descriptions) its name. */
+function projectionsFed(config: { durable_name?: string; description?: string }): string[] {
+  if (config.description?.startsWith(DESCRIPTION_PREFIX)) return config.description.slice(DESCRIPTION_PREFIX.length).split(',');
+  return config.durable_name ? [config.durable_name] : [];
+}
+
+/**
+ * First stream sequence a new durable for `projections` may start at without skipping an entry any
+ * of them lacks: per projection, one past the best ack floor of the durables feeding it; the lowest
+ * of those. 1 when some projection was never fed.
+ */
+async function safeStart(jsm: JetStreamManager, stream: string, projections: readonly string[]): Promise<number> {
+  const complete = new Map<string, number>();
+  for await (const c of jsm.consumers.list(stream)) {
+    for (const name of projectionsFed(c.config)) {
+      if (projections.includes(name)) complete.set(name, Math.max(complete.get(name) ?? 0, c.ack_floor.stream_seq + 1));
+    }
+  }
+  if (projections.some((name) => !complete.has(name))) return 1;
+  return Math.min(...projections.map((name) => complete.get(name)!));
 }
 
 /** `jetflow.exec.<id>.events` + JSON array of events (a single event object is accepted too); stream-only events dropped. */
