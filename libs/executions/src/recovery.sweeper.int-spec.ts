@@ -17,6 +17,14 @@ const toolStep: WorkflowDefinition = {
   ],
 };
 
+const approval: WorkflowDefinition = {
+  name: 'waiting',
+  steps: [
+    { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['ask'] },
+    { step_id: 'ask', step_type: 'human_approval', parameters: {}, next_steps: [] },
+  ],
+};
+
 function start(id: string, definition: WorkflowDefinition = toolStep): ExecutionCommand {
   return {
     type: 'StartExecution',
@@ -75,15 +83,8 @@ describe('RecoverySweeper', () => {
   });
 
   it('takes a run from the cache without I/O when the read model has seen nothing newer, else from the log', async () => {
-    const waiting: WorkflowDefinition = {
-      name: 'waiting',
-      steps: [
-        { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['ask'] },
-        { step_id: 'ask', step_type: 'human_approval', parameters: {}, next_steps: [] },
-      ],
-    };
     const id = randomUUID();
-    await host.handle(id, start(id, waiting), { assumeNew: true });
+    await host.handle(id, start(id, approval), { assumeNew: true });
     const seq = host.peekActor(id)!.seq;
     const api: string[] = [];
     const sub = nc.subscribe('$JS.API.>', { callback: (_e, m) => void api.push(m.subject) });
@@ -98,6 +99,40 @@ describe('RecoverySweeper', () => {
     await nc.flush();
     expect(api.some((s) => s.startsWith('$JS.API.DIRECT.GET'))).toBe(true);
     sub.unsubscribe();
+  });
+
+  it('reads at most maxLogReadsPerPass runs from the log per pass and goes on from there next time', async () => {
+    // Runs this host has not cached (another replica ran them): each costs a log read.
+    const other = new ExecutionActorHost(new EventStore(nc, streams), dispatcher);
+    const runs: ActiveRun[] = [];
+    for (const i of [1, 2, 3]) {
+      const id = randomUUID();
+      const { seq } = await other.handle(id, start(id, approval), { assumeNew: true });
+      runs.push({ id, updated_at: `2026-01-01 00:00:0${i}+00`, last_seq: seq });
+    }
+    const asked: ActivePageRequest[] = [];
+    const sweeper = new RecoverySweeper(nc, host, dispatcher, {
+      tasksStream: names.tasks,
+      timersStream: names.timers,
+      maxLogReadsPerPass: 2,
+      listActive: async (page) => {
+        asked.push(page);
+        const from = page.after ? runs.findIndex((r) => r.id === page.after!.id) + 1 : 0;
+        return runs.slice(from, from + page.limit);
+      },
+    });
+    const t0 = Date.parse('2026-06-01T00:00:00Z');
+    await sweeper.sweepOnce(t0);
+    await sweeper.sweepOnce(t0 + 5_000);
+    await sweeper.sweepOnce(t0 + 10_000);
+    // Pass 1 (full) reads two runs and stops; pass 2 finishes the full pass from the second run;
+    // pass 3 is a recent one from the start (the three are cached now: no reads).
+    expect(asked.map((p) => [p.since?.toISOString(), p.after?.id])).toEqual([
+      [undefined, undefined],
+      [undefined, runs[1]!.id],
+      [new Date(t0 + 10_000 - 600_000).toISOString(), undefined],
+    ]);
+    expect(runs.every((r) => host.peekActor(r.id) !== undefined)).toBe(true);
   });
 
   it('looks at recently updated runs between full passes, and pages until a short page', async () => {

@@ -1,6 +1,7 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { stepKey } from '@jetflow/contracts';
+import type { ExecutionState } from '@jetflow/engine';
 import { buildStepTask, liveTimers, outstandingTasks } from '@jetflow/engine';
 import type { ExecutionActorHost, HostLogger } from './execution-actor.host';
 import { TaskDispatcher } from './task-dispatcher';
@@ -39,6 +40,12 @@ export interface RecoverySweeperOptions {
   readonly fullPassEveryMs?: number;
   /** Runs per page (default 500). */
   readonly pageSize?: number;
+  /**
+   * Most runs a pass reads from the log (not cached here, or cached behind the read model; default
+   * 2,000). A pass that reaches it stops there and the next one goes on from that run: a replica
+   * that has few of many waiting runs cached spreads their reads over several passes.
+   */
+  readonly maxLogReadsPerPass?: number;
   readonly logger?: HostLogger;
 }
 
@@ -50,14 +57,16 @@ export interface RecoverySweeperOptions {
  *
  * A pass pages through the runs updated recently, and every `fullPassEveryMs` through all active
  * ones: thousands of runs waiting days for a person cost one index scan, not a log read each, every
- * few seconds. A run's state comes from the host's cache when the log has nothing newer (one
- * direct get of its last sequence).
+ * few seconds. A run's state comes from the host's cache, without I/O, when the read model has seen
+ * nothing newer; otherwise from the log, at most `maxLogReadsPerPass` runs a pass.
  */
 export class RecoverySweeper {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private jsm?: Promise<JetStreamManager>;
   private lastFullPass = -Infinity;
+  /** A pass that stopped at its read budget: the next one goes on after `after`. */
+  private resume?: { readonly full: boolean; readonly since?: Date; readonly startedAt: number; readonly after: ActiveRun };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -85,32 +94,42 @@ export class RecoverySweeper {
     await this.running;
   }
 
-  /** One pass (a full one when due); resolves with the number of tasks and timers published again. */
+  /** One pass (a full one when due, or the rest of one that hit its read budget); resolves with the number of tasks and timers published again. */
   async sweepOnce(now = Date.now()): Promise<number> {
     const window = this.opts.recentWindowMs ?? 10 * 60_000;
-    const full = now - this.lastFullPass >= (this.opts.fullPassEveryMs ?? window);
-    const since = full ? undefined : new Date(now - window);
+    const full = this.resume?.full ?? now - this.lastFullPass >= (this.opts.fullPassEveryMs ?? window);
+    const since = this.resume ? this.resume.since : full ? undefined : new Date(now - window);
+    const startedAt = this.resume?.startedAt ?? now;
+    let after = this.resume?.after;
+    this.resume = undefined;
     const limit = this.opts.pageSize ?? 500;
+    const budget = this.opts.maxLogReadsPerPass ?? 2_000;
+    let reads = 0;
     let republished = 0;
-    let after: ActiveRun | undefined;
-    for (;;) {
+    pages: for (;;) {
       const page = await this.opts.listActive({ ...(since ? { since } : {}), ...(after ? { after } : {}), limit });
-      for (const run of page) republished += await this.sweepRun(run);
+      for (const run of page) {
+        // A cached actor at (or past) the sequence the read model has seen needs no I/O. A newer
+        // append (another replica's) shows up in the read model and so in a later pass.
+        const cached = this.host.peekActor(run.id);
+        const current = cached && cached.seq >= run.last_seq ? cached : undefined;
+        if (!current && reads++ >= budget) {
+          if (after) this.resume = { full, ...(since ? { since } : {}), startedAt, after };
+          break pages;
+        }
+        republished += await this.sweepRun(run.id, current);
+        after = run;
+      }
       if (page.length < limit) break;
-      after = page[page.length - 1];
     }
-    if (full) this.lastFullPass = now;
+    if (full && !this.resume) this.lastFullPass = startedAt;
     if (republished) this.opts.logger?.warn({ republished }, 'recovery sweep re-dispatched lost work');
     return republished;
   }
 
-  private async sweepRun({ id, last_seq }: ActiveRun): Promise<number> {
+  private async sweepRun(id: string, current: { readonly state: ExecutionState } | undefined): Promise<number> {
     let republished = 0;
-    // A cached actor at (or past) the sequence the read model has seen needs no I/O: with nothing
-    // outstanding there is nothing to check. A newer append (another replica's) shows up in the
-    // read model and so in a later pass.
-    const cached = this.host.peekActor(id);
-    const { state } = cached && cached.seq >= last_seq ? cached : await this.host.load(id);
+    const { state } = current ?? (await this.host.load(id));
     for (const run of outstandingTasks(state)) {
       const task = buildStepTask(state, run);
       if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;
