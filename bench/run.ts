@@ -487,6 +487,29 @@ async function main() {
     }
   }
 
+  // ---------- Jetflow at the peer's 50% rate (the same offered load) ----------
+  // Each system's W2 runs at 50% of its own maximum, and Jetflow's maximum is about twice Restate's:
+  // this row offers Jetflow the rate Restate (fsync on, its default) had at its 50%, on a fresh
+  // all-in-one stack, for the latency comparison at equal load. Informational: no target uses it.
+  const peerRate = restate?.find((r) => r.fsync === 'on')?.latency.find((l) => l.fraction === 0.5)?.rate;
+  if (peerRate && section('allinone')) {
+    log(`W2 at the peer's 50% rate (${peerRate}/s) on a fresh all-in-one stack`);
+    const stack = await Stack.start('all-in-one');
+    try {
+      const wf = await createWorkflow(stack.baseUrl, 'w1b', WORKFLOWS['w1b']!);
+      if (wf.id) {
+        await load({ kind: 'jetflow', baseUrl: stack.baseUrl, workflowId: wf.id, headers: HEADERS, trigger: { kind: 'api', n: 1 }, mode: 'closed', concurrency: P.conc, durationMs: P.warm, observe: 'log', natsUrl: stack.nats.url, stream: STREAM });
+        const out = await openLoop(`W2 w1b at the peer's rate`, stack, wf.id, { kind: 'api', n: 1 }, peerRate, P.dur, 'log');
+        const s = summarize(out.res.latencyMs);
+        const gap = summarize(out.res.stepGapMs);
+        addRow({ id: 'W2', workload: `W1b shape: execute → complete (log) at Restate's 50% rate (fresh stack)`, layout: 'all-in-one', metric: 'achieved', value: out.res.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified: out.verified, note: `offered ${peerRate}/s, Restate fsync on's 50%; step-to-step p50/p99 ${round(gap.p50)}/${round(gap.p99)} ms` });
+        raw['w2_peer_rate'] = { offered: peerRate, latency: s, stepGap: gap, achieved: out.res.throughput };
+      } else log(`peer-rate row skipped: ${wf.error}`);
+    } finally {
+      await stack.stop();
+    }
+  }
+
   // ---------- output ----------
   const stamp = meta.date.replace(/[:.]/g, '-');
   const dir = join(REPO, 'bench/results');
@@ -619,6 +642,16 @@ function evaluateTargets(rs: Row[], rawData: Record<string, any>, restate?: Rest
     t('W1(b) ≥ 50% of ceiling (W0 windowed append ÷ msgs/exec)', w1b >= 0.5 * ceiling, `${round(w1b, 0)} vs ceiling ${round(ceiling, 0)} (${round(win, 0)} msg/s ÷ ${round(mpe, 2)} msgs/exec) = ${round((100 * w1b) / ceiling, 0)}%`, 'w1b'),
     t('W1(b) ≥ Restate (same shape, same run)', rs1 ? w1b >= Math.max(rs1.throughputMedian, rsOn?.throughputMedian ?? 0) : null, restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.throughputMedian, 0)}`).join(', ') + ` vs Jetflow ${round(w1b, 0)}` : 'peer not run', 'w1b'),
     t('W2 p99 ≤ Restate p99 (50% load)', rs1 && w2at50 ? w2at50.latency.p99 <= Math.min(...restate!.map((r) => r.latency.find((l) => l.fraction === 0.5)?.p99 ?? Infinity)) : null, `Jetflow ${round(w2at50?.latency?.p99)} ms vs ${restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.latency.find((l) => l.fraction === 0.5)?.p99 ?? NaN)} ms`).join(', ') : 'peer not run'}`, 'w1b'),
+    ...(rawData['w2_peer_rate']
+      ? [
+          t(
+            'W2 p99 at the same offered load as Restate at its 50% (informational)',
+            null,
+            `Jetflow ${round(rawData['w2_peer_rate'].latency.p99)} ms at ${rawData['w2_peer_rate'].offered}/s (fresh stack; step-to-step p99 ${round(rawData['w2_peer_rate'].stepGap.p99)} ms) vs Restate fsync on ${round(restate?.find((r) => r.fsync === 'on')?.latency.find((l) => l.fraction === 0.5)?.p99 ?? NaN)} ms`,
+            'w1b',
+          ),
+        ]
+      : []),
     t('W2 step-to-step p50 ≤ 2 ms at 50% load', gapVerdict((g) => g.p50 <= 2), w2at50?.stepGap?.n ? `${round(w2at50.stepGap.p50)} ms (10%: ${round(w2at10?.stepGap?.p50)} ms)` : 'no samples (see the W2 step-to-step row)', 'w1b'),
     t('W2 step-to-step p99 ≤ 10 ms at 50% load', gapVerdict((g) => g.p99 <= 10), w2at50?.stepGap?.n ? `${round(w2at50.stepGap.p99)} ms (10%: ${round(w2at10?.stepGap?.p99)} ms)` : 'no samples (see the W2 step-to-step row)', 'w1b'),
     t('W6 execute → first SSE event p99 ≤ 15 ms', Number.isFinite(firstP99) ? firstP99 <= 15 : null, `${round(firstP99)} ms (worst of 10%/50% load)`, 'w1b'),
