@@ -1,13 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '@jetflow/bus';
-import type { ExecutionCommand, WorkflowDefinition } from '@jetflow/contracts';
+import type { WorkflowDefinition } from '@jetflow/contracts';
 import { EventStore, ensureStreams, type StreamOptions } from '@jetflow/event-store';
 import { TestNatsServer } from '../../../test/support/nats-server';
 import { ExecutionActorHost } from './execution-actor.host';
 import { TaskDispatcher } from './task-dispatcher';
-
-const NOW = '2026-01-01T00:00:00.000Z';
+import { startCommand } from './testing/start-command.fixture';
 
 const inline: WorkflowDefinition = {
   name: 'inline',
@@ -24,21 +23,7 @@ const waiting: WorkflowDefinition = {
   ],
 };
 
-function start(id: string, definition: WorkflowDefinition, n = 1): ExecutionCommand {
-  return {
-    type: 'StartExecution',
-    execution_id: id,
-    workflow_id: 'w',
-    workflow_version: 1,
-    definition,
-    scope: { organization_id: 'o', project_id: 'p' },
-    input: { kind: 'api', n },
-    context: {},
-    user_id: null,
-    session_id: null,
-    now: NOW,
-  };
-}
+const start = (id: string, definition: WorkflowDefinition, n = 1) => startCommand(id, definition, { kind: 'api', n });
 
 describe('ExecutionActorHost caches', () => {
   let server: TestNatsServer;

@@ -86,7 +86,7 @@ export class ExecutionActorHost {
 
   /** The cached actor's state, if this host has it (no I/O; may lag behind other replicas). */
   peek(executionId: string): ExecutionState | undefined {
-    return this.cached(executionId)?.state;
+    return this.peekActor(executionId)?.state;
   }
 
   /** The cached actor (state and the sequence it is at), if this host has it; no I/O. Caller must not mutate it. */

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectNats } from '@jetflow/bus';
-import type { ExecutionCommand, WorkflowDefinition } from '@jetflow/contracts';
+import type { WorkflowDefinition } from '@jetflow/contracts';
 import { EventStore, ensureStreams, streamNames, type StreamOptions } from '@jetflow/event-store';
 import { TestNatsServer } from '../../../test/support/nats-server';
 import { ExecutionActorHost } from './execution-actor.host';
 import { RecoverySweeper, type ActivePageRequest, type ActiveRun } from './recovery.sweeper';
 import { TaskDispatcher } from './task-dispatcher';
+import { startCommand } from './testing/start-command.fixture';
 
 const toolStep: WorkflowDefinition = {
   name: 'tool',
@@ -25,21 +26,7 @@ const approval: WorkflowDefinition = {
   ],
 };
 
-function start(id: string, definition: WorkflowDefinition = toolStep): ExecutionCommand {
-  return {
-    type: 'StartExecution',
-    execution_id: id,
-    workflow_id: 'w',
-    workflow_version: 1,
-    definition,
-    scope: { organization_id: 'o', project_id: 'p' },
-    input: { kind: 'api' },
-    context: {},
-    user_id: null,
-    session_id: null,
-    now: '2026-01-01T00:00:00.000Z',
-  };
-}
+const start = (id: string, definition: WorkflowDefinition = toolStep) => startCommand(id, definition);
 
 describe('RecoverySweeper', () => {
   let server: TestNatsServer;
