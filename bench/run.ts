@@ -135,6 +135,14 @@ function settle(natsUrl: string, timeoutMs = 30_000): Promise<void> {
   });
 }
 
+/** A load-generator job against `stack`'s Jetflow (completion observed on the log unless `shape` says otherwise). */
+function jetflowJob(stack: Stack, workflowId: string, trigger: Record<string, unknown>, shape: Pick<JetflowJob, 'mode' | 'durationMs'> & Partial<JetflowJob>): JetflowJob {
+  return { kind: 'jetflow', baseUrl: stack.baseUrl, workflowId, headers: HEADERS, trigger, observe: 'log', natsUrl: stack.nats.url, stream: STREAM, ...shape };
+}
+
+/** Restate's open-loop measurement at 50% of its own maximum. */
+const restateAt50 = (r: RestateRow | undefined) => r?.latency.find((l) => l.fraction === 0.5);
+
 interface Row {
   id: string;
   workload: string;
@@ -179,7 +187,7 @@ interface ThroughputOut {
 }
 
 async function throughput(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, conc: number, countMsgs = false): Promise<ThroughputOut> {
-  const job: JetflowJob = { kind: 'jetflow', baseUrl: stack.baseUrl, workflowId, headers: HEADERS, trigger, mode: 'closed', concurrency: conc, durationMs: P.warm, observe: 'log', natsUrl: stack.nats.url, stream: STREAM };
+  const job = jetflowJob(stack, workflowId, trigger, { mode: 'closed', concurrency: conc, durationMs: P.warm });
   await load(job); // warm-up (not measured)
   const meter = new CpuMeter(() => stack.processes());
   const tps: number[] = [];
@@ -223,7 +231,7 @@ async function throughput(what: string, stack: Stack, workflowId: string, trigge
 
 async function openLoop(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, rate: number, durationMs: number, observe: 'log' | 'sse'): Promise<{ res: LoadResult; verified: string }> {
   await settle(stack.nats.url);
-  const res = await load({ kind: 'jetflow', baseUrl: stack.baseUrl, workflowId, headers: HEADERS, trigger, mode: 'open', rate, durationMs, observe, natsUrl: stack.nats.url, stream: STREAM });
+  const res = await load(jetflowJob(stack, workflowId, trigger, { mode: 'open', rate, durationMs, observe }));
   const v = record(what, await verify(stack.baseUrl, res.ids, res.started));
   if (res.errors) log('errors:', res.errorSamples.slice(0, 3));
   return { res, verified: verificationText(v, res.errors) };
@@ -368,7 +376,7 @@ async function main() {
 
     // ---------- W5 burst ----------
     {
-      const job: JetflowJob = { kind: 'jetflow', baseUrl: stack.baseUrl, workflowId: ids['w1b']!, headers: HEADERS, trigger: { kind: 'api', n: 1 }, mode: 'open', rate: P.w5, durationMs: 1000, observe: 'log', natsUrl: stack.nats.url, stream: STREAM, drainTimeoutMs: 120_000 };
+      const job = jetflowJob(stack, ids['w1b']!, { kind: 'api', n: 1 }, { mode: 'open', rate: P.w5, durationMs: 1000, drainTimeoutMs: 120_000 });
       const meter = new CpuMeter(() => stack.processes());
       await meter.start();
       const res = await load(job);
@@ -491,14 +499,14 @@ async function main() {
   // Each system's W2 runs at 50% of its own maximum, and Jetflow's maximum is about twice Restate's:
   // this row offers Jetflow the rate Restate (fsync on, its default) had at its 50%, on a fresh
   // all-in-one stack, for the latency comparison at equal load. Informational: no target uses it.
-  const peerRate = restate?.find((r) => r.fsync === 'on')?.latency.find((l) => l.fraction === 0.5)?.rate;
+  const peerRate = restateAt50(restate?.find((r) => r.fsync === 'on'))?.rate;
   if (peerRate && section('allinone')) {
     log(`W2 at the peer's 50% rate (${peerRate}/s) on a fresh all-in-one stack`);
     const stack = await Stack.start('all-in-one');
     try {
       const wf = await createWorkflow(stack.baseUrl, 'w1b', WORKFLOWS['w1b']!);
       if (wf.id) {
-        await load({ kind: 'jetflow', baseUrl: stack.baseUrl, workflowId: wf.id, headers: HEADERS, trigger: { kind: 'api', n: 1 }, mode: 'closed', concurrency: P.conc, durationMs: P.warm, observe: 'log', natsUrl: stack.nats.url, stream: STREAM });
+        await load(jetflowJob(stack, wf.id, { kind: 'api', n: 1 }, { mode: 'closed', concurrency: P.conc, durationMs: P.warm }));
         const out = await openLoop(`W2 w1b at the peer's rate`, stack, wf.id, { kind: 'api', n: 1 }, peerRate, P.dur, 'log');
         const s = summarize(out.res.latencyMs);
         const gap = summarize(out.res.stepGapMs);
@@ -641,13 +649,13 @@ function evaluateTargets(rs: Row[], rawData: Record<string, any>, restate?: Rest
     t('W1(b) ≥ 1,000 exec/s', w1b >= 1000, `${round(w1b, 0)} exec/s`, 'w1b'),
     t('W1(b) ≥ 50% of ceiling (W0 windowed append ÷ msgs/exec)', w1b >= 0.5 * ceiling, `${round(w1b, 0)} vs ceiling ${round(ceiling, 0)} (${round(win, 0)} msg/s ÷ ${round(mpe, 2)} msgs/exec) = ${round((100 * w1b) / ceiling, 0)}%`, 'w1b'),
     t('W1(b) ≥ Restate (same shape, same run)', rs1 ? w1b >= Math.max(rs1.throughputMedian, rsOn?.throughputMedian ?? 0) : null, restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.throughputMedian, 0)}`).join(', ') + ` vs Jetflow ${round(w1b, 0)}` : 'peer not run', 'w1b'),
-    t('W2 p99 ≤ Restate p99 (50% load)', rs1 && w2at50 ? w2at50.latency.p99 <= Math.min(...restate!.map((r) => r.latency.find((l) => l.fraction === 0.5)?.p99 ?? Infinity)) : null, `Jetflow ${round(w2at50?.latency?.p99)} ms vs ${restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(r.latency.find((l) => l.fraction === 0.5)?.p99 ?? NaN)} ms`).join(', ') : 'peer not run'}`, 'w1b'),
+    t('W2 p99 ≤ Restate p99 (50% load)', rs1 && w2at50 ? w2at50.latency.p99 <= Math.min(...restate!.map((r) => restateAt50(r)?.p99 ?? Infinity)) : null, `Jetflow ${round(w2at50?.latency?.p99)} ms vs ${restate ? restate.map((r) => `Restate fsync ${r.fsync} ${round(restateAt50(r)?.p99 ?? NaN)} ms`).join(', ') : 'peer not run'}`, 'w1b'),
     ...(rawData['w2_peer_rate']
       ? [
           t(
             'W2 p99 at the same offered load as Restate at its 50% (informational)',
             null,
-            `Jetflow ${round(rawData['w2_peer_rate'].latency.p99)} ms at ${rawData['w2_peer_rate'].offered}/s (fresh stack; step-to-step p99 ${round(rawData['w2_peer_rate'].stepGap.p99)} ms) vs Restate fsync on ${round(restate?.find((r) => r.fsync === 'on')?.latency.find((l) => l.fraction === 0.5)?.p99 ?? NaN)} ms`,
+            `Jetflow ${round(rawData['w2_peer_rate'].latency.p99)} ms at ${rawData['w2_peer_rate'].offered}/s (fresh stack; step-to-step p99 ${round(rawData['w2_peer_rate'].stepGap.p99)} ms) vs Restate fsync on ${round(restateAt50(rsOn)?.p99 ?? NaN)} ms`,
             'w1b',
           ),
         ]
