@@ -80,6 +80,7 @@ export async function startJetflow(
       {
         streams,
         concurrency: config.stepsConcurrency,
+        localDispatch: config.stepsLocalDispatch,
         secrets: config.secrets,
         allowPrivateNetworks: config.apiCallAllowPrivate,
         allowHosts: config.apiCallAllowHosts,

@@ -12,6 +12,8 @@ export async function startStepsService(
   opts: {
     streams: StreamOptions;
     concurrency: number;
+    /** Take tasks from an executions host on the same connection directly (default true). */
+    localDispatch?: boolean;
     secrets: Readonly<Record<string, string>>;
     allowPrivateNetworks: boolean;
     allowHosts?: readonly string[];
@@ -34,6 +36,7 @@ export async function startStepsService(
   const tasks = new StepTaskWorker(deps.nc, { ...DEFAULT_HANDLERS, ...agentStepHandlers(deps.nc, opts.streams, opts) }, {
     tasksStream: names.tasks,
     concurrency: opts.concurrency,
+    localDispatch: opts.localDispatch ?? true,
     secrets: opts.secrets,
     allowPrivateNetworks: opts.allowPrivateNetworks,
     outbound,

@@ -4,3 +4,4 @@ export { RpcClient, type RpcClientOptions } from './rpc.client';
 export { encodeJson, decodeJson } from './json.codec';
 export { batchSocketWrites } from './write-batching';
 export { ReplyInbox } from './reply-inbox';
+export { localTasks, type LocalTaskRunner } from './local-tasks.registry';

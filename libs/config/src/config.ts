@@ -30,6 +30,8 @@ export interface Config {
   readonly streamDuplicateWindowSeconds: number;
   readonly services: readonly ServiceName[];
   readonly stepsConcurrency: number;
+  /** A steps worker takes tasks from an executions host in the same process without the work queue. */
+  readonly stepsLocalDispatch: boolean;
   readonly bodyLimitBytes: number;
   readonly rpcTimeoutMs: number;
   /** Whether `api_call` steps may reach private / loopback addresses. */
@@ -133,6 +135,7 @@ const schema = z
     STREAM_DUPLICATE_WINDOW_SECONDS: optional(integer(1, 86_400)),
     SERVICES: optional(services),
     STEPS_CONCURRENCY: optional(integer(1, 10_000)),
+    STEPS_LOCAL_DISPATCH: optional(bool),
     BODY_LIMIT_BYTES: optional(integer(1024, 1024 * 1024 * 1024)),
     RPC_TIMEOUT_MS: optional(integer(1, 600_000)),
     API_CALL_ALLOW_PRIVATE: optional(bool),
@@ -178,6 +181,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     streamDuplicateWindowSeconds: e.STREAM_DUPLICATE_WINDOW_SECONDS ?? 30,
     services: e.SERVICES ?? [...SERVICE_NAMES],
     stepsConcurrency: e.STEPS_CONCURRENCY ?? 64,
+    stepsLocalDispatch: e.STEPS_LOCAL_DISPATCH ?? true,
     bodyLimitBytes: e.BODY_LIMIT_BYTES ?? 1_048_576,
     rpcTimeoutMs: e.RPC_TIMEOUT_MS ?? 10_000,
     apiCallAllowPrivate: e.API_CALL_ALLOW_PRIVATE ?? true,

@@ -15,6 +15,12 @@ export const SUBJECTS = {
   allTasks: 'jetflow.tasks.>',
   timer: (executionId: string, token: string) => `jetflow.timers.${executionId}.${token}`,
   allTimers: 'jetflow.timers.>',
+  /**
+   * Core request/reply, every steps worker subscribed (no queue group): "do you hold this task?"
+   * (body = its idempotency key). Only a worker running it answers; silence means nobody does.
+   * Outside `jetflow.tasks.>`, which the TASKS stream captures.
+   */
+  taskHeld: 'jetflow.steps.held',
   /** Core pub/sub: a workflow's current definition changed (updated or archived); body = its id. */
   workflowChanged: (workflowId: string) => `jetflow.events.workflows.${workflowId}.changed`,
   allWorkflowChanges: 'jetflow.events.workflows.*.changed',

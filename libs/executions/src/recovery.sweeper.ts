@@ -1,10 +1,17 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { stepKey } from '@jetflow/contracts';
+import { stepKey, type IterationPath, type StepTask } from '@jetflow/contracts';
 import type { ExecutionState } from '@jetflow/engine';
 import { buildStepTask, liveTimers, outstandingTasks } from '@jetflow/engine';
 import type { ExecutionActorHost, HostLogger } from './execution-actor.host';
 import { TaskDispatcher } from './task-dispatcher';
+
+/** An outstanding task of a run that no work queue holds. */
+interface MissingTask {
+  readonly id: string;
+  readonly run: { readonly step_id: string; readonly iteration?: IterationPath; readonly attempt: number };
+  readonly task: StepTask;
+}
 
 /** A run that is not finished, as the read model has it. */
 export interface ActiveRun {
@@ -108,6 +115,7 @@ export class RecoverySweeper {
     let republished = 0;
     pages: for (;;) {
       const page = await this.opts.listActive({ ...(since ? { since } : {}), ...(after ? { after } : {}), limit });
+      const missing: MissingTask[] = [];
       for (const run of page) {
         // A cached actor at (or past) the sequence the read model has seen needs no I/O. A newer
         // append (another replica's) shows up in the read model and so in a later pass.
@@ -115,11 +123,15 @@ export class RecoverySweeper {
         const current = cached && cached.seq >= run.last_seq ? cached : undefined;
         if (!current && reads++ >= budget) {
           if (after) this.resume = { full, ...(since ? { since } : {}), startedAt, after };
+          republished += await this.redispatch(missing);
           break pages;
         }
-        republished += await this.sweepRun(run.id, current);
+        const swept = await this.sweepRun(run.id, current);
+        republished += swept.timers;
+        missing.push(...swept.missing);
         after = run;
       }
+      republished += await this.redispatch(missing);
       if (page.length < limit) break;
     }
     if (full && !this.resume) this.lastFullPass = startedAt;
@@ -127,23 +139,40 @@ export class RecoverySweeper {
     return republished;
   }
 
-  private async sweepRun(id: string, current: { readonly state: ExecutionState } | undefined): Promise<number> {
-    let republished = 0;
+  /** Re-publishes lost timers at once; returns the outstanding tasks that are on no work queue. */
+  private async sweepRun(id: string, current: { readonly state: ExecutionState } | undefined): Promise<{ timers: number; missing: MissingTask[] }> {
+    let timers = 0;
+    const missing: MissingTask[] = [];
     const { state } = current ?? (await this.host.load(id));
     for (const run of outstandingTasks(state)) {
       const task = buildStepTask(state, run);
-      if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;
-      const latest = await this.host.load(id);
-      const fresh = latest.state.steps.get(stepKey(run.step_id, run.iteration));
-      if (fresh?.status !== 'running' || fresh.attempt !== run.attempt) continue;
-      await this.dispatcher.dispatchTask(task, String(latest.seq));
-      republished++;
+      if (!(await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task)))) missing.push({ id, run, task });
     }
     for (const timer of liveTimers(state)) {
       if (await this.queued(this.opts.timersStream, TaskDispatcher.timerSubject(id, timer.timer_id))) continue;
       const latest = await this.host.load(id);
       if (!liveTimers(latest.state).some((t) => t.timer_id === timer.timer_id)) continue;
       await this.dispatcher.dispatchTimer(id, timer, String(latest.seq));
+      timers++;
+    }
+    return { timers, missing };
+  }
+
+  /**
+   * Tasks on no queue: those a live worker runs outside the queue (taken from its own process's
+   * host) are left alone; the rest are published again if the log still has the step running at
+   * that attempt (a worker records the result before it lets go of a task).
+   */
+  private async redispatch(missing: readonly MissingTask[]): Promise<number> {
+    if (!missing.length) return 0;
+    const held = await this.dispatcher.held(missing.map((m) => m.task.idempotency_key));
+    let republished = 0;
+    for (const { id, run, task } of missing) {
+      if (held.has(task.idempotency_key)) continue;
+      const latest = await this.host.load(id);
+      const fresh = latest.state.steps.get(stepKey(run.step_id, run.iteration));
+      if (fresh?.status !== 'running' || fresh.attempt !== run.attempt) continue;
+      await this.dispatcher.dispatchTask(task, String(latest.seq));
       republished++;
     }
     return republished;

@@ -1,16 +1,34 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SUBJECTS, subjectToken, type StepTask, type TimerScheduled, type TimerTask } from '@jetflow/contracts';
-import { encodeJson } from '@jetflow/bus';
+import { decodeJson, encodeJson, localTasks } from '@jetflow/bus';
 import { JetStreamPublisher } from '@jetflow/event-store';
+
+export interface TaskDispatcherOptions {
+  /**
+   * Hand a task to a steps worker on the same connection (all-in-one) instead of the work queue
+   * when it has room (default true). The queue stays the path to every other process, and the
+   * path of every re-dispatch.
+   */
+  readonly localDispatch?: boolean;
+  /** How long {@link TaskDispatcher.held} listens for workers' answers (default 500 ms). */
+  readonly heldWaitMs?: number;
+}
 
 /**
  * Publishes step tasks and timers to their JetStream work queues. Message ids make a repeat
- * (host retry, recovery sweep) a no-op inside the duplicate window.
+ * (host retry, recovery sweep) a no-op inside the duplicate window. A first dispatch goes to a
+ * steps worker in this process when there is one with room (no publish, delivery or ack: about a
+ * third of a tool step's NATS traffic); the recovery sweep finds such a task through {@link held}.
  */
 export class TaskDispatcher {
   private readonly publisher: JetStreamPublisher;
-  constructor(nc: NatsConnection) {
+  private readonly localDispatch: boolean;
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly opts: TaskDispatcherOptions = {},
+  ) {
     this.publisher = new JetStreamPublisher(nc);
+    this.localDispatch = opts.localDispatch ?? true;
   }
 
   static taskSubject(task: Pick<StepTask, 'execution_id' | 'idempotency_key'>): string {
@@ -25,8 +43,15 @@ export class TaskDispatcher {
    * `redispatch` (the recovery sweep's mark, e.g. the log sequence it checked) gives the copy its own
    * message id: a task that went missing after its first publish must not be dropped as a duplicate
    * of it for the whole duplicate window. Sweeps marking the same log position still dedupe.
+   * A re-dispatch always goes through the queue.
    */
   async dispatchTask(task: StepTask, redispatch?: string): Promise<void> {
+    if (redispatch === undefined && this.localDispatch && localTasks.find(this.nc)?.tryRun(task, () => this.queueTask(task))) return;
+    await this.queueTask(task, redispatch);
+  }
+
+  /** Publishes `task` to the work queue (a local worker that could not record its result hands it back this way). */
+  async queueTask(task: StepTask, redispatch?: string): Promise<void> {
     const msgID = `task:${task.idempotency_key}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
     await this.publisher.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
   }
@@ -35,5 +60,26 @@ export class TaskDispatcher {
     const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
     const msgID = `timer:${executionId}:${timer.timer_id}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
     await this.publisher.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
+  }
+
+  /**
+   * The idempotency keys among `keys` that a live steps worker (any process) is running right now,
+   * outside the work queue. Every worker hears the question; those holding some answer with them.
+   * No worker at all answers at once; otherwise it listens `heldWaitMs`.
+   */
+  async held(keys: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    if (!keys.length) return out;
+    try {
+      const replies = await this.nc.requestMany(SUBJECTS.taskHeld, encodeJson(keys), { strategy: 'timer', maxWait: this.opts.heldWaitMs ?? 500 });
+      for await (const m of replies) {
+        if (!m.data.length) continue;
+        const got = decodeJson<unknown>(m.data);
+        if (Array.isArray(got)) for (const k of got) if (typeof k === 'string') out.add(k);
+      }
+    } catch {
+      // No responders: no worker is subscribed, so none holds anything.
+    }
+    return out;
   }
 }

@@ -1,8 +1,8 @@
 import { AckPolicy, jetstream, jetstreamManager, JetStreamApiError, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
-import { toErrorBody, type ExecutionCommand, type StepTask } from '@jetflow/contracts';
-import { decodeJson, RpcClient } from '@jetflow/bus';
+import { SUBJECTS, toErrorBody, type ExecutionCommand, type StepTask } from '@jetflow/contracts';
+import { decodeJson, encodeJson, localTasks, RpcClient, type LocalTaskRunner } from '@jetflow/bus';
 import type { OutboundPolicy, ToolsDeps } from '@jetflow/tools';
 import type { HandlerContext, HandlerOutcome, StepHandlers, StreamAppender } from './step-handler';
 
@@ -27,20 +27,36 @@ export interface StepTaskWorkerOptions {
   readonly maxResponseBytes?: number;
   readonly logger?: WorkerLogger;
   readonly clock?: () => Date;
+  /**
+   * Take tasks from an actor host on the same connection directly (default true): see
+   * `localTasks`. Such a task shares the concurrency limit with queued ones.
+   */
+  readonly localDispatch?: boolean;
 }
 
 /**
  * Takes step tasks from the TASKS work queue (one durable consumer shared by every replica),
  * performs them and reports the outcome to the execution actor. The message is acked only after
  * the actor recorded the result, so a crash anywhere before that redelivers the task.
+ *
+ * It also takes tasks straight from an actor host in this process (`localTasks`). Such a task is
+ * in the log (the step's start) but on no queue: the worker answers "held" for it on
+ * `SUBJECTS.taskHeld` until its result is recorded, so the recovery sweep leaves it alone while it
+ * runs and re-dispatches it through the queue if this process dies. A result the actor did not
+ * record goes back through the queue (`requeue`), as a queued task would be redelivered.
  */
-export class StepTaskWorker {
+export class StepTaskWorker implements LocalTaskRunner {
   private messages?: ConsumerMessages;
   private loop?: Promise<void>;
   private readonly inflight = new Set<Promise<void>>();
+  /** Idempotency keys of tasks taken from a local actor host and not yet recorded or requeued. */
+  private readonly held = new Set<string>();
+  private heldSub?: Subscription;
   private readonly abort = new AbortController();
   private readonly rpc: RpcClient;
   private readonly durable: string;
+  private readonly concurrency: number;
+  private accepting = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -49,6 +65,7 @@ export class StepTaskWorker {
   ) {
     this.rpc = new RpcClient(nc, { timeoutMs: 10_000 });
     this.durable = opts.durableName ?? 'jetflow-steps';
+    this.concurrency = opts.concurrency ?? 64;
   }
 
   async start(): Promise<void> {
@@ -68,22 +85,58 @@ export class StepTaskWorker {
       await jsm.consumers.update(this.opts.tasksStream, this.durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
     }
     const consumer = await jetstream(this.nc).consumers.get(this.opts.tasksStream, this.durable);
-    const concurrency = this.opts.concurrency ?? 64;
+    const concurrency = this.concurrency;
     this.messages = await consumer.consume({ max_messages: concurrency });
     this.loop = (async () => {
       for await (const msg of this.messages!) {
         while (this.inflight.size >= concurrency) await Promise.race(this.inflight);
-        const p = this.process(msg).finally(() => this.inflight.delete(p));
-        this.inflight.add(p);
+        this.track(this.process(msg));
       }
     })();
+    this.heldSub = this.nc.subscribe(SUBJECTS.taskHeld, {
+      callback: (err, m) => {
+        if (err || !m.reply) return;
+        let keys: unknown;
+        try {
+          keys = decodeJson<unknown>(m.data);
+        } catch {
+          return;
+        }
+        const mine = Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string' && this.held.has(k)) : [];
+        if (mine.length) m.respond(encodeJson(mine));
+      },
+    });
+    this.accepting = true;
+    if (this.opts.localDispatch ?? true) localTasks.register(this.nc, this);
   }
 
   async stop(): Promise<void> {
+    this.accepting = false;
+    localTasks.unregister(this.nc, this);
     this.messages?.stop();
     this.abort.abort();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inflight]);
+    this.heldSub?.unsubscribe();
+  }
+
+  tryRun(task: StepTask, requeue: () => Promise<void>): boolean {
+    const key = task.idempotency_key;
+    if (this.held.has(key)) return true; // already running here: a repeat, as the queue's msg id would drop it
+    if (!this.accepting || this.inflight.size >= this.concurrency) return false;
+    this.held.add(key);
+    this.track(
+      this.report(task)
+        .then((recorded) => (recorded ? undefined : requeue()))
+        .catch((err) => this.opts.logger?.error({ err: toErrorBody(err), execution_id: task.execution_id, step_id: task.step_id }, 'step task not requeued; the recovery sweep will re-dispatch it'))
+        .finally(() => this.held.delete(key)),
+    );
+    return true;
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.finally(() => this.inflight.delete(tracked));
+    this.inflight.add(tracked);
   }
 
   private async process(msg: JsMsg): Promise<void> {
@@ -95,6 +148,16 @@ export class StepTaskWorker {
       return;
     }
     const keepAlive = setInterval(() => msg.working(), Math.max(1_000, (this.opts.ackWaitMs ?? 10_000) / 3));
+    try {
+      if (await this.report(task)) msg.ack();
+      else msg.nak(1_000);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  /** Performs `task` and reports its outcome to the actor; false when the actor did not record it. */
+  private async report(task: StepTask): Promise<boolean> {
     try {
       const outcome = await this.perform(task);
       const now = (this.opts.clock?.() ?? new Date()).toISOString();
@@ -117,13 +180,11 @@ export class StepTaskWorker {
             ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}),
           };
       await this.rpc.request('executions', 'command', { execution_id: task.execution_id, command });
-      msg.ack();
+      return true;
     } catch (err) {
-      // The actor did not record the result (down, busy): redeliver later.
+      // The actor did not record the result (down, busy): the task runs again later.
       this.opts.logger?.warn({ err: toErrorBody(err), execution_id: task.execution_id, step_id: task.step_id }, 'step result not recorded; will redeliver');
-      msg.nak(1_000);
-    } finally {
-      clearInterval(keepAlive);
+      return false;
     }
   }
 
