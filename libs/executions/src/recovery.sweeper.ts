@@ -61,6 +61,9 @@ export interface RecoverySweeperOptions {
  * running execution, a task or timer the log says is outstanding but that is not on its work queue
  * is published again. "Not on the queue" is checked before the log is checked again; workers append
  * the result before they ack, so a task that vanished because it finished shows up as done in the log.
+ * A task a worker took straight from its own process's host is on no queue while it runs: the
+ * workers are asked which of a page's missing tasks they hold ({@link TaskDispatcher.held}), and
+ * only the others are published again.
  *
  * A pass pages through the runs updated recently, and every `fullPassEveryMs` through all active
  * ones: thousands of runs waiting days for a person cost one index scan, not a log read each, every
