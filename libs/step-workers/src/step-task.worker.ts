@@ -56,6 +56,8 @@ export class StepTaskWorker implements LocalTaskRunner {
   private readonly rpc: RpcClient;
   private readonly durable: string;
   private readonly concurrency: number;
+  /** Tasks in their handler (not waiting for the actor to record the result). */
+  private performing = 0;
   private accepting = false;
 
   constructor(
@@ -123,7 +125,9 @@ export class StepTaskWorker implements LocalTaskRunner {
   tryRun(task: StepTask, requeue: () => Promise<void>): boolean {
     const key = task.idempotency_key;
     if (this.held.has(key)) return true; // already running here: a repeat, as the queue's msg id would drop it
-    if (!this.accepting || this.inflight.size >= this.concurrency) return false;
+    // Handlers running, not tasks in flight: a task stays in flight while the actor records its
+    // result, which is also when the actor hands over the next step's task.
+    if (!this.accepting || this.performing >= this.concurrency) return false;
     this.held.add(key);
     this.track(
       this.report(task)
@@ -189,6 +193,15 @@ export class StepTaskWorker implements LocalTaskRunner {
   }
 
   private async perform(task: StepTask): Promise<HandlerOutcome> {
+    this.performing++;
+    try {
+      return await this.performOnce(task);
+    } finally {
+      this.performing--;
+    }
+  }
+
+  private async performOnce(task: StepTask): Promise<HandlerOutcome> {
     const handler = this.handlers[task.step_type];
     if (!handler) return { ok: false, error: { code: 'VALIDATION_ERROR', message: `no worker handles ${task.step_type}` }, retryable: false };
     const o = this.opts;
