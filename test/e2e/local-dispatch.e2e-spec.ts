@@ -134,6 +134,15 @@ describe('local task dispatch (actors and steps worker in one process)', () => {
       const ids: string[] = [];
       for (const url of urls) ids.push((await http(baseUrl, 'POST', `/api/workflows/${wf.body.id}/execute`, { trigger: { kind: 'api', url } })).body.execution_id);
       await eventually(() => paths.every((p) => fixture.hitsOf(p).length === 1), { timeoutMs: 10_000, intervalMs: 50 });
+      // The read model has every run (the sweep finds runs there), as it would have long before any real crash.
+      await eventually(
+        async () => {
+          const list = await http(baseUrl, 'GET', `/api/executions?workflow_id=${wf.body.id}&limit=50`);
+          const running = new Set(list.body.items.filter((i: { status: string }) => i.status === 'running').map((i: { id: string }) => i.id));
+          return ids.every((id) => running.has(id));
+        },
+        { timeoutMs: 10_000, intervalMs: 50 },
+      );
 
       await first.kill('SIGKILL');
       const second = new JetflowProcess(env, 'all');
