@@ -65,8 +65,9 @@ describe('local task dispatch (actors and steps worker in one process)', () => {
 
     it('runs the task without the work queue, answers "held" while it runs, and the sweep does not run it twice', async () => {
       const path = `/slow/${randomUUID()}`;
-      // Slower than the read model's 2 s grace plus several sweep passes (every 500 ms here).
-      const url = fixture.route(path, () => ({ status: 200, body: { n: 42 }, delayMs: 4_000 }));
+      // Slower than the read model's 2 s grace plus several sweep passes (every 500 ms here): a
+      // sweep that did not ask the workers would publish it again on its second pass.
+      const url = fixture.route(path, () => ({ status: 200, body: { n: 42 }, delayMs: 6_000 }));
       const wf = await http(sys.baseUrl, 'POST', '/api/workflows', WORKFLOW);
       expect(wf.status).toBe(201);
       const run = await http(sys.baseUrl, 'POST', `/api/workflows/${wf.body.id}/execute`, { trigger: { kind: 'api', url } });
@@ -78,7 +79,7 @@ describe('local task dispatch (actors and steps worker in one process)', () => {
       const asker = new TaskDispatcher(nc, { heldWaitMs: 300 });
       expect([...(await asker.held([`${id}:call:1`, `${id}:nope:1`]))]).toEqual([`${id}:call:1`]);
 
-      expect(await completed(sys.baseUrl, id, 10_000)).toEqual({ answer: 42 });
+      expect(await completed(sys.baseUrl, id, 12_000)).toEqual({ answer: 42 });
       expect(fixture.hitsOf(path)).toHaveLength(1);
       expect(await tasksPublished(nc)).toBe(0);
       expect([...(await asker.held([`${id}:call:1`]))]).toEqual([]);

@@ -90,7 +90,9 @@ export async function startJetflow(
         openai: { apiKey: config.openaiApiKey, baseURL: config.openaiBaseUrl },
       },
     );
-    stops.push(svc.stop);
+    // Stopped before the actors (after the gateway): handlers still running get their results
+    // recorded here instead of going back to the queue for another process to run again.
+    stops.unshift(svc.stop);
   }
 
   let port: number | null = null;

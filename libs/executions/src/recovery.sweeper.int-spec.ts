@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectNats } from '@jetflow/bus';
-import type { WorkflowDefinition } from '@jetflow/contracts';
+import { connectNats, encodeJson } from '@jetflow/bus';
+import { SUBJECTS, type WorkflowDefinition } from '@jetflow/contracts';
 import { EventStore, ensureStreams, streamNames, type StreamOptions } from '@jetflow/event-store';
 import { TestNatsServer } from '../../../test/support/nats-server';
 import { ExecutionActorHost } from './execution-actor.host';
@@ -62,11 +62,44 @@ describe('RecoverySweeper', () => {
 
     const runs: ActiveRun[] = [lost, kept].map((id, i) => ({ id, updated_at: `2026-01-01 00:00:0${i}+00`, last_seq: host.peekActor(id)!.seq }));
     const sweeper = new RecoverySweeper(nc, host, dispatcher, { tasksStream: names.tasks, timersStream: names.timers, listActive: async () => runs });
+    // The first pass only notes it (missing, held by no worker, at this log position); a second
+    // pass finding the same publishes it.
+    expect(await sweeper.sweepOnce()).toBe(0);
+    expect(await tasksOf(lost)).toEqual({});
     expect(await sweeper.sweepOnce()).toBe(1);
     expect(Object.values(await tasksOf(lost))).toEqual([1]);
     expect(Object.values(await tasksOf(kept))).toEqual([1]);
     // Queued again: the next pass finds nothing to do.
     expect(await sweeper.sweepOnce()).toBe(0);
+  });
+
+  it('leaves alone a task a live worker holds outside the queue, and publishes nothing when the workers cannot be asked', async () => {
+    const id = randomUUID();
+    await host.handle(id, start(id), { assumeNew: true });
+    // As if a worker of this process had taken it: on no queue.
+    await (await jetstreamManager(nc)).streams.purge(names.tasks, { filter: `jetflow.tasks.${id}.>` });
+    const key = `${id}:call:1`;
+    let answer: 'held' | 'garbage' = 'held';
+    const worker = nc.subscribe(SUBJECTS.taskHeld, { callback: (_e, m) => void m.respond(answer === 'held' ? encodeJson([key]) : new TextEncoder().encode('not json')) });
+    await nc.flush();
+    const sweeper = new RecoverySweeper(nc, new ExecutionActorHost(new EventStore(nc, streams), new TaskDispatcher(nc, { heldWaitMs: 200 })), new TaskDispatcher(nc, { heldWaitMs: 200 }), {
+      tasksStream: names.tasks,
+      timersStream: names.timers,
+      listActive: async () => [{ id, updated_at: '2026-01-01 00:00:00+00', last_seq: host.peekActor(id)!.seq }],
+    });
+    try {
+      for (let pass = 0; pass < 3; pass++) expect(await sweeper.sweepOnce()).toBe(0);
+      answer = 'garbage';
+      for (let pass = 0; pass < 3; pass++) expect(await sweeper.sweepOnce()).toBe(0);
+      expect(await tasksOf(id)).toEqual({});
+    } finally {
+      worker.unsubscribe();
+    }
+    // Its worker is gone (no one answers): published again on the second pass that finds it so.
+    await nc.flush();
+    expect(await sweeper.sweepOnce()).toBe(0);
+    expect(await sweeper.sweepOnce()).toBe(1);
+    expect(Object.values(await tasksOf(id))).toEqual([1]);
   });
 
   it('takes a run from the cache without I/O when the read model has seen nothing newer, else from the log', async () => {

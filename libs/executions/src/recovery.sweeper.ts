@@ -6,10 +6,12 @@ import { buildStepTask, liveTimers, outstandingTasks } from '@jetflow/engine';
 import type { ExecutionActorHost, HostLogger } from './execution-actor.host';
 import { TaskDispatcher } from './task-dispatcher';
 
+const SUSPECT_TTL_MS = 30 * 60_000;
+
 /** An outstanding task of a run that no work queue holds. */
 interface MissingTask {
   readonly id: string;
-  readonly run: { readonly step_id: string; readonly iteration?: IterationPath; readonly attempt: number };
+  readonly run: { readonly step_id: string; readonly iteration?: IterationPath; readonly attempt: number; readonly chat_turn?: number };
   readonly task: StepTask;
 }
 
@@ -75,6 +77,8 @@ export class RecoverySweeper {
   private running?: Promise<void>;
   private jsm?: Promise<JetStreamManager>;
   private lastFullPass = -Infinity;
+  /** Tasks found on no queue and held by no worker, with the log position then: published again if a later pass finds the same. */
+  private readonly suspects = new Map<string, { readonly seq: number; readonly at: number }>();
   /** A pass that stopped at its read budget: the next one goes on after `after`. */
   private resume?: { readonly full: boolean; readonly since?: Date; readonly startedAt: number; readonly after: ActiveRun };
 
@@ -138,6 +142,7 @@ export class RecoverySweeper {
       if (page.length < limit) break;
     }
     if (full && !this.resume) this.lastFullPass = startedAt;
+    this.forgetOldSuspects(now);
     if (republished) this.opts.logger?.warn({ republished }, 'recovery sweep re-dispatched lost work');
     return republished;
   }
@@ -163,22 +168,50 @@ export class RecoverySweeper {
 
   /**
    * Tasks on no queue: those a live worker runs outside the queue (taken from its own process's
-   * host) are left alone; the rest are published again if the log still has the step running at
-   * that attempt (a worker records the result before it lets go of a task).
+   * host) are left alone. The rest are published again only when an earlier pass also found them
+   * missing and not held at the same log position (an answer lost to a stall or a reconnect must
+   * not run a live task twice), they are still not on the queue (a worker hands a task it could
+   * not get recorded back to the queue before it lets go of it), and the log still has the step
+   * running at that attempt and chat turn. If the workers cannot be asked, nothing is published.
    */
   private async redispatch(missing: readonly MissingTask[]): Promise<number> {
     if (!missing.length) return 0;
-    const held = await this.dispatcher.held(missing.map((m) => m.task.idempotency_key));
+    let held: Set<string>;
+    try {
+      held = await this.dispatcher.held(missing.map((m) => m.task.idempotency_key));
+    } catch (err) {
+      this.opts.logger?.warn({ err }, 'recovery sweep could not ask the workers which tasks they hold; trying again next pass');
+      return 0;
+    }
     let republished = 0;
     for (const { id, run, task } of missing) {
-      if (held.has(task.idempotency_key)) continue;
+      const key = task.idempotency_key;
+      if (held.has(key)) {
+        this.suspects.delete(key);
+        continue;
+      }
       const latest = await this.host.load(id);
       const fresh = latest.state.steps.get(stepKey(run.step_id, run.iteration));
-      if (fresh?.status !== 'running' || fresh.attempt !== run.attempt) continue;
+      if (fresh?.status !== 'running' || fresh.attempt !== run.attempt || fresh.chat_turn !== run.chat_turn) {
+        this.suspects.delete(key);
+        continue;
+      }
+      const seen = this.suspects.get(key);
+      if (seen?.seq !== latest.seq) {
+        this.suspects.set(key, { seq: latest.seq, at: Date.now() });
+        continue;
+      }
+      if (await this.queued(this.opts.tasksStream, TaskDispatcher.taskSubject(task))) continue;
+      this.suspects.delete(key);
       await this.dispatcher.dispatchTask(task, String(latest.seq));
       republished++;
     }
     return republished;
+  }
+
+  /** Forgets suspects no pass has looked at for a while (their runs finished or moved on). */
+  private forgetOldSuspects(now: number): void {
+    for (const [key, s] of this.suspects) if (now - s.at > SUSPECT_TTL_MS) this.suspects.delete(key);
   }
 
   private async queued(stream: string, subject: string): Promise<boolean> {

@@ -1,7 +1,10 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import { NoRespondersError, type NatsConnection } from '@nats-io/transport-node';
 import { SUBJECTS, subjectToken, type StepTask, type TimerScheduled, type TimerTask } from '@jetflow/contracts';
 import { decodeJson, encodeJson, localTasks } from '@jetflow/bus';
 import { JetStreamPublisher } from '@jetflow/event-store';
+
+/** Keys per held question (a page of runs with wide fan-outs must stay far below NATS's payload limit). */
+const HELD_KEYS_PER_REQUEST = 500;
 
 export interface TaskDispatcherOptions {
   /**
@@ -65,20 +68,24 @@ export class TaskDispatcher {
   /**
    * The idempotency keys among `keys` that a live steps worker (any process) is running right now,
    * outside the work queue. Every worker hears the question; those holding some answer with them.
-   * No worker at all answers at once; otherwise it listens `heldWaitMs`.
+   * No worker at all answers at once; otherwise it listens `heldWaitMs`. Throws when the workers
+   * could not be asked (or an answer is unreadable): the caller must then assume every key is held.
    */
   async held(keys: readonly string[]): Promise<Set<string>> {
     const out = new Set<string>();
-    if (!keys.length) return out;
-    try {
-      const replies = await this.nc.requestMany(SUBJECTS.taskHeld, encodeJson(keys), { strategy: 'timer', maxWait: this.opts.heldWaitMs ?? 500 });
-      for await (const m of replies) {
-        if (!m.data.length) continue;
-        const got = decodeJson<unknown>(m.data);
-        if (Array.isArray(got)) for (const k of got) if (typeof k === 'string') out.add(k);
+    for (let i = 0; i < keys.length; i += HELD_KEYS_PER_REQUEST) {
+      try {
+        const replies = await this.nc.requestMany(SUBJECTS.taskHeld, encodeJson(keys.slice(i, i + HELD_KEYS_PER_REQUEST)), { strategy: 'timer', maxWait: this.opts.heldWaitMs ?? 500 });
+        for await (const m of replies) {
+          const got = decodeJson<unknown>(m.data);
+          if (!Array.isArray(got)) throw new Error('unreadable answer to a held request');
+          for (const k of got) if (typeof k === 'string') out.add(k);
+        }
+      } catch (err) {
+        // No worker is subscribed anywhere: none holds anything.
+        if (err instanceof NoRespondersError || (err as { cause?: unknown })?.cause instanceof NoRespondersError) return out;
+        throw err;
       }
-    } catch {
-      // No responders: no worker is subscribed, so none holds anything.
     }
     return out;
   }

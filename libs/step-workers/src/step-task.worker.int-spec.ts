@@ -25,12 +25,13 @@ describe('StepTaskWorker taking tasks from a host in its own process', () => {
   const streams: StreamOptions = { prefix: `W${Date.now().toString(36)}_` };
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  const runs: string[] = [];
 
   beforeAll(async () => {
     server = await TestNatsServer.start();
     nc = await connectNats({ servers: server.url, name: 'worker-test' });
     await ensureStreams(nc, streams);
-    worker = new StepTaskWorker(nc, { tool_call: async (t) => (t.idempotency_key.startsWith('slow') ? gate.then(() => ({ ok: true, output: 1 })) : { ok: true, output: 1 }) }, { tasksStream: streamNames(streams).tasks, concurrency: 2 });
+    worker = new StepTaskWorker(nc, { tool_call: async (t) => (runs.push(t.idempotency_key), t.idempotency_key.startsWith('slow') ? gate.then(() => ({ ok: true, output: 1 })) : { ok: true, output: 1 }) }, { tasksStream: streamNames(streams).tasks, concurrency: 2 });
     await worker.start();
   });
   afterAll(async () => {
@@ -81,6 +82,7 @@ describe('StepTaskWorker taking tasks from a host in its own process', () => {
     // Not recorded (no executions service here): each goes back to the queue once, then is no longer held.
     await eventually(() => requeued.length === 2, { timeoutMs: 15_000 });
     expect(requeued.sort()).toEqual(['slow-1', 'slow-2']);
+    expect(runs.filter((k) => k.startsWith('slow')).sort()).toEqual(['slow-1', 'slow-2']);
     expect(await heldOf(['slow-1', 'slow-2'])).toEqual([]);
   });
 });

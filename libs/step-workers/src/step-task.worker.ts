@@ -56,8 +56,10 @@ export class StepTaskWorker implements LocalTaskRunner {
   private readonly rpc: RpcClient;
   private readonly durable: string;
   private readonly concurrency: number;
-  /** Tasks in their handler (not waiting for the actor to record the result). */
+  /** Tasks in their handler (not waiting for the actor to record the result): what `concurrency` limits. */
   private performing = 0;
+  /** Queued messages waiting for a free handler slot: they go before tasks from the local host. */
+  private readonly slotWaiters: (() => void)[] = [];
   private accepting = false;
 
   constructor(
@@ -91,7 +93,7 @@ export class StepTaskWorker implements LocalTaskRunner {
     this.messages = await consumer.consume({ max_messages: concurrency });
     this.loop = (async () => {
       for await (const msg of this.messages!) {
-        while (this.inflight.size >= concurrency) await Promise.race(this.inflight);
+        while (this.performing >= concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
         this.track(this.process(msg));
       }
     })();
@@ -126,8 +128,9 @@ export class StepTaskWorker implements LocalTaskRunner {
     const key = task.idempotency_key;
     if (this.held.has(key)) return true; // already running here: a repeat, as the queue's msg id would drop it
     // Handlers running, not tasks in flight: a task stays in flight while the actor records its
-    // result, which is also when the actor hands over the next step's task.
-    if (!this.accepting || this.performing >= this.concurrency) return false;
+    // result, which is also when the actor hands over the next step's task. A queued message
+    // waiting for a slot goes first (its ack wait is running).
+    if (!this.accepting || this.slotWaiters.length > 0 || this.performing >= this.concurrency) return false;
     this.held.add(key);
     this.track(
       this.report(task)
@@ -198,6 +201,7 @@ export class StepTaskWorker implements LocalTaskRunner {
       return await this.performOnce(task);
     } finally {
       this.performing--;
+      this.slotWaiters.shift()?.();
     }
   }
 
