@@ -6,7 +6,7 @@ import { EventStore, ensureStreams, type StreamOptions } from '@jetflow/event-st
 import { TestNatsServer } from '../../../test/support/nats-server';
 import { ExecutionActorHost } from './execution-actor.host';
 import { TaskDispatcher } from './task-dispatcher';
-import { startCommand } from './testing/start-command.fixture';
+import { startCommand } from '../../engine/src/testing/start-command.fixture';
 
 const inline: WorkflowDefinition = {
   name: 'inline',

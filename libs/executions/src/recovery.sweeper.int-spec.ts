@@ -8,7 +8,7 @@ import { TestNatsServer } from '../../../test/support/nats-server';
 import { ExecutionActorHost } from './execution-actor.host';
 import { RecoverySweeper, type ActivePageRequest, type ActiveRun } from './recovery.sweeper';
 import { TaskDispatcher } from './task-dispatcher';
-import { startCommand } from './testing/start-command.fixture';
+import { startCommand } from '../../engine/src/testing/start-command.fixture';
 
 const toolStep: WorkflowDefinition = {
   name: 'tool',
@@ -82,7 +82,8 @@ describe('RecoverySweeper', () => {
     let answer: 'held' | 'garbage' = 'held';
     const worker = nc.subscribe(SUBJECTS.taskHeld, { callback: (_e, m) => void m.respond(answer === 'held' ? encodeJson([key]) : new TextEncoder().encode('not json')) });
     await nc.flush();
-    const sweeper = new RecoverySweeper(nc, new ExecutionActorHost(new EventStore(nc, streams), new TaskDispatcher(nc, { heldWaitMs: 200 })), new TaskDispatcher(nc, { heldWaitMs: 200 }), {
+    const asking = new TaskDispatcher(nc, { heldWaitMs: 200 });
+    const sweeper = new RecoverySweeper(nc, new ExecutionActorHost(new EventStore(nc, streams), asking), asking, {
       tasksStream: names.tasks,
       timersStream: names.timers,
       listActive: async () => [{ id, updated_at: '2026-01-01 00:00:00+00', last_seq: host.peekActor(id)!.seq }],

@@ -89,11 +89,10 @@ export class StepTaskWorker implements LocalTaskRunner {
       await jsm.consumers.update(this.opts.tasksStream, this.durable, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
     }
     const consumer = await jetstream(this.nc).consumers.get(this.opts.tasksStream, this.durable);
-    const concurrency = this.concurrency;
-    this.messages = await consumer.consume({ max_messages: concurrency });
+    this.messages = await consumer.consume({ max_messages: this.concurrency });
     this.loop = (async () => {
       for await (const msg of this.messages!) {
-        while (this.performing >= concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
+        while (this.performing >= this.concurrency) await new Promise<void>((r) => this.slotWaiters.push(r));
         this.track(this.process(msg));
       }
     })();

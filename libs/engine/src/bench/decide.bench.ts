@@ -13,26 +13,14 @@
  * `node …/decide.bench.js [w1a|loop|worker|wide]` runs one of them.
  */
 import './aliases';
-import type { ExecutionCommand, StepDefinition, WorkflowDefinition } from '@jetflow/contracts';
+import type { StepDefinition, WorkflowDefinition } from '@jetflow/contracts';
 import { decideWithInline, initialState, type ExecutionState } from '../index';
+import { startCommand } from '../testing/start-command.fixture';
+
+const start = (definition: WorkflowDefinition, input: Record<string, unknown>) => startCommand('bench', definition, input);
 
 const T0 = '2026-01-01T00:00:00.000Z';
 
-function start(definition: WorkflowDefinition, input: Record<string, unknown>): ExecutionCommand {
-  return {
-    type: 'StartExecution',
-    execution_id: 'bench',
-    workflow_id: 'w',
-    workflow_version: 1,
-    definition,
-    scope: { organization_id: 'o', project_id: 'p' },
-    input,
-    context: {},
-    user_id: null,
-    session_id: null,
-    now: T0,
-  };
-}
 
 const step = (step_id: string, step_type: StepDefinition['step_type'], parameters: Record<string, unknown>, next_steps: string[]): StepDefinition => ({ step_id, step_type, parameters, next_steps });
 
