@@ -15,6 +15,8 @@ import { startStepsService } from '../../steps/src/steps.app';
 import { startApprovalsService } from '../../approvals/src/approvals.app';
 import type { HostResolver } from '@jetflow/tools';
 import { ensureDatabase } from './ensure-database';
+import { registerEngineMetrics, type EngineParts } from './engine-metrics';
+import { startMetricsServer } from './metrics-server';
 
 /** The durable consumer feeding both read models when one process hosts executions and approvals. */
 export const SHARED_PROJECTOR_DURABLE = 'jetflow-projector-executions-approvals';
@@ -22,6 +24,8 @@ export const SHARED_PROJECTOR_DURABLE = 'jetflow-projector-executions-approvals'
 export interface RunningJetflow {
   readonly nc: NatsConnection;
   readonly port: number | null;
+  /** Port of the metrics listener of a process without the gateway (`METRICS_PORT`), else null. */
+  readonly metricsPort: number | null;
   readonly logger: Logger;
   stop(): Promise<void>;
 }
@@ -49,6 +53,7 @@ export async function startJetflow(
   }
 
   const stops: (() => Promise<void>)[] = [];
+  const metricParts: EngineParts[] = [];
   // Hosting both read models: one consumer feeds both (each log entry delivered, decoded and acked once).
   const sharedProjector = has('executions') && has('approvals');
   if (has('workflows')) stops.push((await startWorkflowsService({ nc, dataSource: dataSource!, logger })).stop);
@@ -62,8 +67,13 @@ export async function startJetflow(
         schedule: { catchUp: config.scheduleCatchUp, refreshMs: config.scheduleRefreshMs },
       });
     stops.push(svc.stop);
+    metricParts.push(svc.parts);
   }
-  if (has('approvals')) stops.push((await startApprovalsService({ nc, dataSource: dataSource!, logger }, { streams, deliveryTimeoutMs: Math.min(config.rpcTimeoutMs, 2_000), ownProjector: !sharedProjector })).stop);
+  if (has('approvals')) {
+    const svc = await startApprovalsService({ nc, dataSource: dataSource!, logger }, { streams, deliveryTimeoutMs: Math.min(config.rpcTimeoutMs, 2_000), ownProjector: !sharedProjector });
+    stops.push(svc.stop);
+    metricParts.push(svc.parts);
+  }
   if (sharedProjector) {
     const projector = new LogProjector(
       nc,
@@ -73,6 +83,7 @@ export async function startJetflow(
     );
     await projector.start();
     stops.push(() => projector.stop());
+    metricParts.push({ projectors: [projector] });
   }
   if (has('steps')) {
     const svc = await startStepsService(
@@ -93,7 +104,10 @@ export async function startJetflow(
     // Stopped before the actors (after the gateway): handlers still running get their results
     // recorded here instead of going back to the queue for another process to run again.
     stops.unshift(svc.stop);
+    metricParts.push(svc.parts);
   }
+  const unregister = metricParts.map(registerEngineMetrics);
+  stops.push(async () => unregister.forEach((u) => u()));
 
   let port: number | null = null;
   if (has('gateway')) {
@@ -118,10 +132,19 @@ export async function startJetflow(
     stops.unshift(() => app.close());
     logger.info({ port }, 'gateway listening');
   }
+  // The gateway serves /metrics itself; any other process only on request (METRICS_PORT).
+  let metricsPort: number | null = null;
+  if (!has('gateway') && config.metricsPort !== null) {
+    const server = await startMetricsServer(config.metricsPort, config.host);
+    metricsPort = server.port;
+    stops.unshift(() => server.close());
+    logger.info({ port: metricsPort }, 'metrics listening');
+  }
 
   return {
     nc,
     port,
+    metricsPort,
     logger,
     async stop() {
       for (const stop of stops) {

@@ -55,6 +55,8 @@ export async function startApprovalsService(deps: { nc: NatsConnection; dataSour
   await projector?.start();
   delivery.start();
   return {
+    /** For metrics. */
+    parts: { projectors: projector ? [projector] : [] },
     service,
     async stop() {
       await rpc.close();

@@ -86,6 +86,8 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   await scheduler.start();
   return {
     service,
+    /** For metrics. */
+    parts: { host, dispatcher, sweeper, projectors: projector ? [projector] : [] },
     async stop() {
       changes.unsubscribe();
       await scheduler.stop();

@@ -15,6 +15,7 @@ import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, HEALTH_CHECK, NATS_CONNECTION, t
 import { HealthController } from './health/health.controller';
 import { HooksController } from './hooks/hooks.controller';
 import { MetricsController } from './metrics/metrics.controller';
+import { StreamMetrics } from './metrics/stream-metrics';
 import { ServicesClient } from './rpc/services.client';
 import { WorkflowsController } from './workflows/workflows.controller';
 import { ToolsController } from './tools/tools.controller';
@@ -49,6 +50,7 @@ export class GatewayModule {
         },
         ApiRequestGuard,
         ExecutionStreamer,
+        StreamMetrics,
       ],
     };
   }

@@ -49,6 +49,8 @@ export async function startStepsService(
   await tasks.start();
   await timers.start();
   return {
+    /** For metrics. */
+    parts: { worker: tasks },
     async stop() {
       await timers.stop();
       await tasks.stop();

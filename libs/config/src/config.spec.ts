@@ -8,6 +8,7 @@ describe('loadConfig', () => {
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/jetflow',
       port: 3000,
       host: '0.0.0.0',
+      metricsPort: null,
       heartbeatMs: 30_000,
       logLevel: 'info',
       authMode: 'dev',
@@ -40,6 +41,7 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgresql://u:p@db:5432/x',
       PORT: '8080',
       HOST: '127.0.0.1',
+      METRICS_PORT: '9464',
       HEARTBEAT_MS: '500',
       LOG_LEVEL: 'DEBUG',
       AUTH_MODE: 'token',
@@ -65,6 +67,7 @@ describe('loadConfig', () => {
       databaseUrl: 'postgresql://u:p@db:5432/x',
       port: 8080,
       host: '127.0.0.1',
+      metricsPort: 9464,
       heartbeatMs: 500,
       logLevel: 'debug',
       authMode: 'token',
@@ -124,6 +127,7 @@ describe('loadConfig', () => {
   it('rejects out-of-range numbers', () => {
     expect(() => loadConfig({ PORT: '70000' })).toThrow(/PORT: must be at most 65535/);
     expect(() => loadConfig({ STREAM_REPLICAS: '0' })).toThrow(/STREAM_REPLICAS/);
+    expect(() => loadConfig({ METRICS_PORT: 'abc' })).toThrow(/METRICS_PORT/);
   });
 
   it('requires AUTH_TOKENS only in token mode', () => {

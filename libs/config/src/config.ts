@@ -18,6 +18,8 @@ export interface Config {
   readonly databaseUrl: string;
   readonly port: number;
   readonly host: string;
+  /** `METRICS_PORT`: a process without the gateway serves `/metrics` on this port (on `HOST`); null: it serves none. */
+  readonly metricsPort: number | null;
   readonly heartbeatMs: number;
   readonly logLevel: LogLevel;
   /** `dev` accepts any bearer token (or none); `token` accepts only `tokens`. */
@@ -125,6 +127,7 @@ const schema = z
     NATS_URL: optional(natsUrl),
     DATABASE_URL: optional(postgresUrl),
     PORT: optional(integer(0, 65535)),
+    METRICS_PORT: optional(integer(0, 65535)),
     HOST: optional(z.string().trim()),
     HEARTBEAT_MS: optional(integer(100, 3_600_000)),
     LOG_LEVEL: optional(z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS, { message: `expected one of ${LOG_LEVELS.join(', ')}` }))),
@@ -172,6 +175,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     databaseUrl: e.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/jetflow',
     port: e.PORT ?? 3000,
     host: e.HOST ?? '0.0.0.0',
+    metricsPort: e.METRICS_PORT ?? null,
     heartbeatMs: e.HEARTBEAT_MS ?? 30_000,
     logLevel: e.LOG_LEVEL ?? 'info',
     authMode: e.AUTH_MODE ?? 'dev',

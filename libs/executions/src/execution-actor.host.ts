@@ -44,6 +44,8 @@ export class ExecutionActorHost {
   private readonly cache = new Map<string, LiveActor>();
   private readonly finished = new Map<string, LiveActor>();
   private readonly mailboxes = new Map<string, Promise<unknown>>();
+  private readonly counts = { appends: 0, conflicts: 0, started: 0 };
+  private readonly ended = new Map<string, number>();
   private readonly cacheSize: number;
   private readonly finishedCacheSize: number;
   private readonly maxRetries: number;
@@ -141,6 +143,7 @@ export class ExecutionActorHost {
         const { seq } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`, journalOf(command));
         actor = { state, seq };
         this.remember(executionId, actor);
+        this.countAppended(events);
         try {
           await this.dispatch(state, events);
         } catch (err) {
@@ -150,10 +153,34 @@ export class ExecutionActorHost {
         return { state, events, seq };
       } catch (err) {
         if (!(err instanceof WrongExpectedSequenceError)) throw err;
+        this.counts.conflicts++;
         actor = await this.catchUp(executionId, actor);
       }
     }
     throw new JetflowError('CONFLICT', `execution ${executionId} is contended; try again`);
+  }
+
+  /**
+   * Since construction: decisions appended, appends that lost to another writer (the actor caught up
+   * and decided again), runs started and runs ended by final status; actors cached now (running /
+   * finished). For metrics.
+   */
+  stats(): {
+    readonly appends: number;
+    readonly conflicts: number;
+    readonly started: number;
+    readonly ended: Readonly<Record<string, number>>;
+    readonly cached: { readonly running: number; readonly finished: number };
+  } {
+    return { ...this.counts, ended: Object.fromEntries(this.ended), cached: { running: this.cache.size, finished: this.finished.size } };
+  }
+
+  private countAppended(events: readonly ExecutionEvent[]): void {
+    this.counts.appends++;
+    for (const e of events) {
+      if (e.type === 'ExecutionStarted') this.counts.started++;
+      else if (e.type === 'ExecutionCompleted') this.ended.set(e.status, (this.ended.get(e.status) ?? 0) + 1);
+    }
   }
 
   private async catchUp(executionId: string, actor: LiveActor): Promise<LiveActor> {

@@ -62,6 +62,7 @@ describe('RecoverySweeper', () => {
 
     const runs: ActiveRun[] = [lost, kept].map((id, i) => ({ id, updated_at: `2026-01-01 00:00:0${i}+00`, last_seq: host.peekActor(id)!.seq }));
     const sweeper = new RecoverySweeper(nc, host, dispatcher, { tasksStream: names.tasks, timersStream: names.timers, listActive: async () => runs });
+    const dispatched = dispatcher.stats();
     // The first pass only notes it (missing, held by no worker, at this log position); a second
     // pass finding the same publishes it.
     expect(await sweeper.sweepOnce()).toBe(0);
@@ -71,6 +72,10 @@ describe('RecoverySweeper', () => {
     expect(Object.values(await tasksOf(kept))).toEqual([1]);
     // Queued again: the next pass finds nothing to do.
     expect(await sweeper.sweepOnce()).toBe(0);
+    // What the metrics read: one task published again, through the queue, by the sweep.
+    expect(sweeper.stats()).toMatchObject({ tasks: 1, timers: 0 });
+    expect(dispatcher.stats().redispatched - dispatched.redispatched).toBe(1);
+    expect(dispatcher.stats().local).toBe(dispatched.local);
   });
 
   it('leaves alone a task a live worker holds outside the queue, and publishes nothing when the workers cannot be asked', async () => {

@@ -81,6 +81,7 @@ export class RecoverySweeper {
   private readonly suspects = new Map<string, { readonly seq: number; readonly at: number }>();
   /** A pass that stopped at its read budget: the next one goes on after `after`. */
   private resume?: { readonly full: boolean; readonly since?: Date; readonly startedAt: number; readonly after: ActiveRun };
+  private readonly counts = { passes: 0, failures: 0, tasks: 0, timers: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -92,8 +93,11 @@ export class RecoverySweeper {
   start(): void {
     const tick = () => {
       this.running = this.sweepOnce()
-        .then(() => undefined)
-        .catch((err) => this.opts.logger?.warn({ err }, 'recovery sweep failed'))
+        .then(() => void this.counts.passes++)
+        .catch((err) => {
+          this.counts.failures++;
+          this.opts.logger?.warn({ err }, 'recovery sweep failed');
+        })
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.intervalMs ?? 5_000);
         });
@@ -106,6 +110,11 @@ export class RecoverySweeper {
     this.timer = undefined;
     if (t) clearTimeout(t);
     await this.running;
+  }
+
+  /** Passes completed and failed since start, and tasks and timers they published again (for metrics). */
+  stats(): { readonly passes: number; readonly failures: number; readonly tasks: number; readonly timers: number } {
+    return { ...this.counts };
   }
 
   /** One pass (a full one when due, or the rest of one that hit its read budget); resolves with the number of tasks and timers published again. */
@@ -162,6 +171,7 @@ export class RecoverySweeper {
       if (!liveTimers(latest.state).some((t) => t.timer_id === timer.timer_id)) continue;
       await this.dispatcher.dispatchTimer(id, timer, String(latest.seq));
       timers++;
+      this.counts.timers++;
     }
     return { timers, missing };
   }
@@ -205,6 +215,7 @@ export class RecoverySweeper {
       this.suspects.delete(key);
       await this.dispatcher.dispatchTask(task, String(latest.seq));
       republished++;
+      this.counts.tasks++;
     }
     return republished;
   }

@@ -26,6 +26,7 @@ export interface TaskDispatcherOptions {
 export class TaskDispatcher {
   private readonly publisher: JetStreamPublisher;
   private readonly localDispatch: boolean;
+  private readonly counts = { local: 0, queued: 0, redispatched: 0, timers: 0 };
   constructor(
     private readonly nc: NatsConnection,
     private readonly opts: TaskDispatcherOptions = {},
@@ -49,7 +50,10 @@ export class TaskDispatcher {
    * A re-dispatch always goes through the queue.
    */
   async dispatchTask(task: StepTask, redispatch?: string): Promise<void> {
-    if (redispatch === undefined && this.localDispatch && localTasks.find(this.nc)?.tryRun(task, () => this.queueTask(task))) return;
+    if (redispatch === undefined && this.localDispatch && localTasks.find(this.nc)?.tryRun(task, () => this.queueTask(task))) {
+      this.counts.local++;
+      return;
+    }
     await this.queueTask(task, redispatch);
   }
 
@@ -57,12 +61,24 @@ export class TaskDispatcher {
   async queueTask(task: StepTask, redispatch?: string): Promise<void> {
     const msgID = `task:${task.idempotency_key}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
     await this.publisher.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
+    if (redispatch === undefined) this.counts.queued++;
+    else this.counts.redispatched++;
   }
 
   async dispatchTimer(executionId: string, timer: TimerScheduled, redispatch?: string): Promise<void> {
     const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
     const msgID = `timer:${executionId}:${timer.timer_id}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
     await this.publisher.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
+    this.counts.timers++;
+  }
+
+  /**
+   * Dispatches since construction: tasks handed to a worker of this process, published to the work
+   * queue (first dispatches and tasks a local worker handed back), re-published by the recovery
+   * sweep, and timers published (for metrics).
+   */
+  stats(): { readonly local: number; readonly queued: number; readonly redispatched: number; readonly timers: number } {
+    return { ...this.counts };
   }
 
   /**

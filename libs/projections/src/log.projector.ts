@@ -66,6 +66,7 @@ export class LogProjector {
   private buffer: JsMsg[] = [];
   private wake?: () => void;
   private stopping = false;
+  private readonly counts = { entries: 0, batches: 0, failures: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -162,11 +163,19 @@ export class LogProjector {
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     } catch (err) {
+      this.counts.failures++;
       this.opts.onError?.(err);
       for (const m of msgs) m.nak(this.opts.retryDelayMs ?? 1000);
       return;
     }
     for (const m of msgs) m.ack();
+    this.counts.entries += msgs.length;
+    this.counts.batches++;
+  }
+
+  /** The durable's name; log entries applied and batches committed since start, and batches that failed (retried). For metrics. */
+  stats(): { readonly durable: string; readonly entries: number; readonly batches: number; readonly failures: number } {
+    return { durable: this.durableName, ...this.counts };
   }
 
   private applyOne(projection: LogProjection, entries: readonly ProjectionEntry[]): Promise<void> {

@@ -58,6 +58,8 @@ export class StepTaskWorker implements LocalTaskRunner {
   private readonly concurrency: number;
   /** Tasks in their handler (not waiting for the actor to record the result): what `concurrency` limits. */
   private performing = 0;
+  /** Outcomes since start, per `<step_type> <outcome>` (for metrics). */
+  private readonly outcomes = new Map<string, number>();
   /** Queued messages waiting for a free handler slot: they go before tasks from the local host. */
   private readonly slotWaiters: (() => void)[] = [];
   private accepting = false;
@@ -186,12 +188,32 @@ export class StepTaskWorker implements LocalTaskRunner {
             ...(outcome.retry_after_seconds !== undefined ? { retry_after_seconds: outcome.retry_after_seconds } : {}),
           };
       await this.rpc.request('executions', 'command', { execution_id: task.execution_id, command });
+      this.count(task.step_type, outcome.ok ? 'completed' : 'failed');
       return true;
     } catch (err) {
+      this.count(task.step_type, 'not_recorded');
       // The actor did not record the result (down, busy): the task runs again later.
       this.opts.logger?.warn({ err: toErrorBody(err), execution_id: task.execution_id, step_id: task.step_id }, 'step result not recorded; will redeliver');
       return false;
     }
+  }
+
+  /**
+   * Handlers running now, tasks held outside the queue (taken from this process's actor host), and
+   * results since start by step type: `completed` / `failed` (recorded by the actor) or
+   * `not_recorded` (the task runs again). For metrics.
+   */
+  stats(): { readonly running: number; readonly held: number; readonly results: readonly { step_type: string; outcome: string; count: number }[] } {
+    const results = [...this.outcomes].map(([key, count]) => {
+      const [step_type = '', outcome = ''] = key.split(' ');
+      return { step_type, outcome, count };
+    });
+    return { running: this.performing, held: this.held.size, results };
+  }
+
+  private count(stepType: string, outcome: 'completed' | 'failed' | 'not_recorded'): void {
+    const key = `${stepType} ${outcome}`;
+    this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
   }
 
   private async perform(task: StepTask): Promise<HandlerOutcome> {
