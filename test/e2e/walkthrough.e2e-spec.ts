@@ -248,8 +248,13 @@ describe('guide walk-through (HTTP + SSE, real NATS and PostgreSQL)', () => {
 
     const running = await api('GET', `/api/executions?workflow_id=${a.body.id}&status=running`, undefined, scope);
     expect(running.body.items).toEqual([]);
-    const all = await api('GET', '/api/executions', undefined, scope);
-    expect(all.body.items.map((e: { id: string }) => e.id)).toEqual([runs[2], runs[1], runs[0]]);
+    // The read model may not have B's run yet (the wait above was for A's two).
+    const all = await eventually(async () => {
+      const res = await api('GET', '/api/executions', undefined, scope);
+      expect(res.body.items).toHaveLength(3);
+      return res.body;
+    });
+    expect(all.items.map((e: { id: string }) => e.id)).toEqual([runs[2], runs[1], runs[0]]);
   });
 
   it('GET /api/executions/{id}/events returns the raw log, in order, with the ids the stream uses', async () => {
