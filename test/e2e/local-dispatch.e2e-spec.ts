@@ -165,6 +165,10 @@ describe('local task dispatch (actors and steps worker in one process)', () => {
       } finally {
         await nc.close();
       }
+      // What an operator sees on the new process: the five published again by its recovery sweep.
+      const metrics = (await http(baseUrl, 'GET', '/metrics', undefined, {})).text;
+      expect(metrics).toMatch(/^jetflow_step_tasks_dispatched_total\{path="redispatch"\} 5$/m);
+      expect(metrics).toMatch(/^jetflow_recovery_sweeps_total\{result="ok"\} [1-9]/m);
       expect(second.output).not.toMatch(/Unhandled|uncaught/i);
     });
   });

@@ -68,10 +68,14 @@ function gauge(name: string, help: string, labelNames: string[], read: (p: Engin
   });
 }
 
+/** The process's own (CPU, memory, event-loop lag), as the gateway registers them; once per process. */
+export function processMetrics(): void {
+  if (!register.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics();
+}
+
 /** Registers the metrics of the kinds of parts `p` has (a steps-only process shows no actor series). */
 function ensureMetrics(p: EngineParts): void {
-  // The process's own (CPU, memory, event loop lag), as the gateway registers them.
-  if (!register.getSingleMetric('process_cpu_user_seconds_total')) collectDefaultMetrics();
+  processMetrics();
   if (p.host) hostMetrics();
   if (p.dispatcher) dispatcherMetrics();
   if (p.worker) workerMetrics();
@@ -95,16 +99,29 @@ function hostMetrics(): void {
 }
 
 function dispatcherMetrics(): void {
-  counter('jetflow_step_tasks_dispatched_total', 'Step tasks sent to workers: handed to a worker of this process (local), published to the work queue (queue), re-published by the recovery sweep (redispatch)', ['path'], (p) => {
+  counter(
+    'jetflow_step_tasks_dispatched_total',
+    'Step tasks sent to workers: handed to a worker of this process (local), published to the work queue (queue), handed back to the queue by a local worker whose result was not recorded (requeue), published again by the recovery sweep (redispatch)',
+    ['path'],
+    (p) => {
+      if (!p.dispatcher) return undefined;
+      const s = p.dispatcher.stats();
+      return [
+        [{ path: 'local' }, s.local],
+        [{ path: 'queue' }, s.queued],
+        [{ path: 'requeue' }, s.requeued],
+        [{ path: 'redispatch' }, s.redispatched],
+      ];
+    },
+  );
+  counter('jetflow_timers_dispatched_total', 'Durable timers published (delays, retries, timeouts): when scheduled (first) or again by the recovery sweep (redispatch)', ['path'], (p) => {
     if (!p.dispatcher) return undefined;
     const s = p.dispatcher.stats();
     return [
-      [{ path: 'local' }, s.local],
-      [{ path: 'queue' }, s.queued],
-      [{ path: 'redispatch' }, s.redispatched],
+      [{ path: 'first' }, s.timers],
+      [{ path: 'redispatch' }, s.timersRedispatched],
     ];
   });
-  counter('jetflow_timers_dispatched_total', 'Durable timers published (delays, retries, timeouts)', [], (p) => p.dispatcher && [[{}, p.dispatcher.stats().timers]]);
 }
 
 function workerMetrics(): void {
@@ -116,7 +133,7 @@ function workerMetrics(): void {
 }
 
 function sweeperMetrics(): void {
-  counter('jetflow_recovery_sweeps_total', 'Recovery sweep passes, by result', ['result'], (p) => {
+  counter('jetflow_recovery_sweeps_total', 'Recovery sweep passes, by result (what they published again: the dispatched metrics with path="redispatch")', ['result'], (p) => {
     if (!p.sweeper) return undefined;
     const s = p.sweeper.stats();
     return [
@@ -124,18 +141,11 @@ function sweeperMetrics(): void {
       [{ result: 'failed' }, s.failures],
     ];
   });
-  counter('jetflow_recovery_republished_total', 'Work the recovery sweep found lost and published again', ['kind'], (p) => {
-    if (!p.sweeper) return undefined;
-    const s = p.sweeper.stats();
-    return [
-      [{ kind: 'task' }, s.tasks],
-      [{ kind: 'timer' }, s.timers],
-    ];
-  });
 }
 
 function projectorMetrics(): void {
   counter('jetflow_projector_entries_total', 'Log entries applied to the read models, by durable consumer', ['durable'], (p) => p.projectors?.map((x) => [{ durable: x.stats().durable }, x.stats().entries]));
+  counter('jetflow_projector_batches_total', 'Read-model batches committed, by durable consumer', ['durable'], (p) => p.projectors?.map((x) => [{ durable: x.stats().durable }, x.stats().batches]));
   counter('jetflow_projector_batch_failures_total', 'Read-model batches that failed and were retried, by durable consumer', ['durable'], (p) =>
     p.projectors?.map((x) => [{ durable: x.stats().durable }, x.stats().failures]),
   );

@@ -40,6 +40,10 @@ export async function startJetflow(
 ): Promise<RunningJetflow> {
   const logger = opts.logger ?? pino({ level: config.logLevel, base: { svc: config.services.join(',') } });
   const has = (s: ServiceName) => config.services.includes(s);
+  // The gateway serves /metrics itself; another process only on request (METRICS_PORT), bound
+  // first: a port already taken fails the boot before any service takes work.
+  const metricsServer = !has('gateway') && config.metricsPort !== null ? await startMetricsServer(config.metricsPort, config.host) : undefined;
+  if (metricsServer) logger.info({ port: metricsServer.port }, 'metrics listening');
   const nc = await connectNats({ servers: [...config.natsServers], name: `jetflow-${config.services.join('-')}` });
   const streams = { replicas: config.streamReplicas, prefix: config.streamPrefix, duplicateWindowSeconds: config.streamDuplicateWindowSeconds };
   await ensureStreams(nc, streams);
@@ -132,19 +136,11 @@ export async function startJetflow(
     stops.unshift(() => app.close());
     logger.info({ port }, 'gateway listening');
   }
-  // The gateway serves /metrics itself; any other process only on request (METRICS_PORT).
-  let metricsPort: number | null = null;
-  if (!has('gateway') && config.metricsPort !== null) {
-    const server = await startMetricsServer(config.metricsPort, config.host);
-    metricsPort = server.port;
-    stops.unshift(() => server.close());
-    logger.info({ port: metricsPort }, 'metrics listening');
-  }
 
   return {
     nc,
     port,
-    metricsPort,
+    metricsPort: metricsServer?.port ?? null,
     logger,
     async stop() {
       for (const stop of stops) {
@@ -156,6 +152,7 @@ export async function startJetflow(
       }
       await dataSource?.destroy().catch(() => undefined);
       await nc.drain().catch(() => undefined);
+      await metricsServer?.close();
     },
   };
 }

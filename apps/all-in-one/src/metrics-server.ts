@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { register } from 'prom-client';
+import { processMetrics } from './engine-metrics';
 
 export interface MetricsServer {
   readonly port: number;
@@ -12,6 +13,7 @@ export interface MetricsServer {
  * server serves the same registry on its own port. Nothing else is served here.
  */
 export async function startMetricsServer(port: number, host: string): Promise<MetricsServer> {
+  processMetrics();
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' || path !== '/metrics') {
@@ -20,12 +22,15 @@ export async function startMetricsServer(port: number, host: string): Promise<Me
     }
     register.metrics().then(
       (text) => res.writeHead(200, { 'content-type': register.contentType }).end(text),
-      (err: unknown) => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) } })),
+      () => res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'INTERNAL', message: 'metrics could not be collected' } })),
     );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -4,10 +4,11 @@ import type { StepTask } from '@jetflow/contracts';
 /** A step worker in this process that can take a task without the work queue. */
 export interface LocalTaskRunner {
   /**
-   * Starts `task` now and returns true, or returns false (full, stopping) and the caller queues it.
-   * A worker that cannot get the result recorded hands the task to the queue with `requeue`.
+   * Starts `task` now (`'started'`), finds it already running here (`'running'`: a repeat, dropped
+   * as the queue's message id would drop it), or returns false (full, stopping) and the caller
+   * queues it. A worker that cannot get the result recorded hands the task to the queue with `requeue`.
    */
-  tryRun(task: StepTask, requeue: () => Promise<void>): boolean;
+  tryRun(task: StepTask, requeue: () => Promise<void>): 'started' | 'running' | false;
 }
 
 const runners = new WeakMap<NatsConnection, LocalTaskRunner>();

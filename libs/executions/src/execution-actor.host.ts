@@ -140,10 +140,11 @@ export class ExecutionActorHost {
         return { state: actor.state, events, seq: actor.seq };
       }
       try {
-        const { seq } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`, journalOf(command));
+        const { seq, duplicate } = await this.store.append(executionId, events, actor.seq, `${executionId}:${actor.seq}:${commandId(command)}`, journalOf(command));
         actor = { state, seq };
         this.remember(executionId, actor);
-        this.countAppended(events);
+        // A duplicate is a retry of an append already made (same message id): counted then.
+        if (!duplicate) this.countAppended(events);
         try {
           await this.dispatch(state, events);
         } catch (err) {

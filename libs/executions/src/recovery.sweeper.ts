@@ -81,7 +81,7 @@ export class RecoverySweeper {
   private readonly suspects = new Map<string, { readonly seq: number; readonly at: number }>();
   /** A pass that stopped at its read budget: the next one goes on after `after`. */
   private resume?: { readonly full: boolean; readonly since?: Date; readonly startedAt: number; readonly after: ActiveRun };
-  private readonly counts = { passes: 0, failures: 0, tasks: 0, timers: 0 };
+  private readonly counts = { passes: 0, failures: 0 };
 
   constructor(
     private readonly nc: NatsConnection,
@@ -93,11 +93,8 @@ export class RecoverySweeper {
   start(): void {
     const tick = () => {
       this.running = this.sweepOnce()
-        .then(() => void this.counts.passes++)
-        .catch((err) => {
-          this.counts.failures++;
-          this.opts.logger?.warn({ err }, 'recovery sweep failed');
-        })
+        .then(() => undefined)
+        .catch((err) => this.opts.logger?.warn({ err }, 'recovery sweep failed'))
         .finally(() => {
           if (this.timer !== undefined) this.timer = setTimeout(tick, this.opts.intervalMs ?? 5_000);
         });
@@ -112,13 +109,24 @@ export class RecoverySweeper {
     await this.running;
   }
 
-  /** Passes completed and failed since start, and tasks and timers they published again (for metrics). */
-  stats(): { readonly passes: number; readonly failures: number; readonly tasks: number; readonly timers: number } {
+  /** Passes that ended and passes that failed since construction (what they published again: the dispatcher's `redispatched`). For metrics. */
+  stats(): { readonly passes: number; readonly failures: number } {
     return { ...this.counts };
   }
 
   /** One pass (a full one when due, or the rest of one that hit its read budget); resolves with the number of tasks and timers published again. */
   async sweepOnce(now = Date.now()): Promise<number> {
+    try {
+      const republished = await this.pass(now);
+      this.counts.passes++;
+      return republished;
+    } catch (err) {
+      this.counts.failures++;
+      throw err;
+    }
+  }
+
+  private async pass(now: number): Promise<number> {
     const window = this.opts.recentWindowMs ?? 10 * 60_000;
     const full = this.resume?.full ?? now - this.lastFullPass >= (this.opts.fullPassEveryMs ?? window);
     const since = this.resume ? this.resume.since : full ? undefined : new Date(now - window);
@@ -171,7 +179,6 @@ export class RecoverySweeper {
       if (!liveTimers(latest.state).some((t) => t.timer_id === timer.timer_id)) continue;
       await this.dispatcher.dispatchTimer(id, timer, String(latest.seq));
       timers++;
-      this.counts.timers++;
     }
     return { timers, missing };
   }
@@ -215,7 +222,6 @@ export class RecoverySweeper {
       this.suspects.delete(key);
       await this.dispatcher.dispatchTask(task, String(latest.seq));
       republished++;
-      this.counts.tasks++;
     }
     return republished;
   }

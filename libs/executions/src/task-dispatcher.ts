@@ -26,7 +26,7 @@ export interface TaskDispatcherOptions {
 export class TaskDispatcher {
   private readonly publisher: JetStreamPublisher;
   private readonly localDispatch: boolean;
-  private readonly counts = { local: 0, queued: 0, redispatched: 0, timers: 0 };
+  private readonly counts = { local: 0, queued: 0, requeued: 0, redispatched: 0, timers: 0, timersRedispatched: 0 };
   constructor(
     private readonly nc: NatsConnection,
     private readonly opts: TaskDispatcherOptions = {},
@@ -50,34 +50,43 @@ export class TaskDispatcher {
    * A re-dispatch always goes through the queue.
    */
   async dispatchTask(task: StepTask, redispatch?: string): Promise<void> {
-    if (redispatch === undefined && this.localDispatch && localTasks.find(this.nc)?.tryRun(task, () => this.queueTask(task))) {
-      this.counts.local++;
-      return;
+    if (redispatch === undefined && this.localDispatch) {
+      const taken = localTasks.find(this.nc)?.tryRun(task, () => this.queueTask(task, undefined, 'requeued'));
+      if (taken === 'started') this.counts.local++;
+      if (taken) return;
     }
-    await this.queueTask(task, redispatch);
+    await this.queueTask(task, redispatch, redispatch === undefined ? 'queued' : 'redispatched');
   }
 
-  /** Publishes `task` to the work queue (a local worker that could not record its result hands it back this way). */
-  async queueTask(task: StepTask, redispatch?: string): Promise<void> {
+  /** Publishes `task` to the work queue; a repeat the stream drops (same message id) is not counted. */
+  private async queueTask(task: StepTask, redispatch: string | undefined, count: 'queued' | 'requeued' | 'redispatched'): Promise<void> {
     const msgID = `task:${task.idempotency_key}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
-    await this.publisher.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
-    if (redispatch === undefined) this.counts.queued++;
-    else this.counts.redispatched++;
+    const ack = await this.publisher.publish(TaskDispatcher.taskSubject(task), encodeJson(task), { msgID });
+    if (!ack.duplicate) this.counts[count]++;
   }
 
   async dispatchTimer(executionId: string, timer: TimerScheduled, redispatch?: string): Promise<void> {
     const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
     const msgID = `timer:${executionId}:${timer.timer_id}${redispatch === undefined ? '' : `:re:${redispatch}`}`;
-    await this.publisher.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
-    this.counts.timers++;
+    const ack = await this.publisher.publish(TaskDispatcher.timerSubject(executionId, timer.timer_id), encodeJson(msg), { msgID });
+    if (!ack.duplicate) this.counts[redispatch === undefined ? 'timers' : 'timersRedispatched']++;
   }
 
   /**
-   * Dispatches since construction: tasks handed to a worker of this process, published to the work
-   * queue (first dispatches and tasks a local worker handed back), re-published by the recovery
-   * sweep, and timers published (for metrics).
+   * Dispatches since construction (for metrics): tasks handed to a worker of this process
+   * (`local`), first dispatches published to the work queue (`queued`), tasks a local worker could
+   * not get recorded and handed back to the queue (`requeued`), tasks the recovery sweep published
+   * again (`redispatched`), and timers published first and by the sweep. Repeats dropped as
+   * duplicates are not counted.
    */
-  stats(): { readonly local: number; readonly queued: number; readonly redispatched: number; readonly timers: number } {
+  stats(): {
+    readonly local: number;
+    readonly queued: number;
+    readonly requeued: number;
+    readonly redispatched: number;
+    readonly timers: number;
+    readonly timersRedispatched: number;
+  } {
     return { ...this.counts };
   }
 

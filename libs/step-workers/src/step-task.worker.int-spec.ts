@@ -47,7 +47,7 @@ describe('StepTaskWorker taking tasks from a host in its own process', () => {
     rpc.handle<{ execution_id: string; command: ExecutionCommand }, unknown>('command', async (r) => (seen.push(r.command), { ok: true }));
     try {
       const requeued: string[] = [];
-      expect(worker.tryRun(task('fast-1'), async () => void requeued.push('fast-1'))).toBe(true);
+      expect(worker.tryRun(task('fast-1'), async () => void requeued.push('fast-1'))).toBe('started');
       await eventually(() => seen.length === 1);
       expect(seen[0]).toMatchObject({ type: 'CompleteStep', step_id: 'call', attempt: 1, output: 1 });
       expect(requeued).toEqual([]);
@@ -60,7 +60,7 @@ describe('StepTaskWorker taking tasks from a host in its own process', () => {
   it('hands a task back to the queue when the actor does not record its result', async () => {
     // No executions service on this connection or server: the report fails (UNAVAILABLE).
     const requeued: string[] = [];
-    expect(worker.tryRun(task('fast-2'), async () => void requeued.push('fast-2'))).toBe(true);
+    expect(worker.tryRun(task('fast-2'), async () => void requeued.push('fast-2'))).toBe('started');
     await eventually(() => requeued.length === 1, { timeoutMs: 15_000 });
     expect(requeued).toEqual(['fast-2']);
   });
@@ -73,9 +73,9 @@ describe('StepTaskWorker taking tasks from a host in its own process', () => {
     };
     const requeued: string[] = [];
     const requeue = (key: string) => async () => void requeued.push(key);
-    expect(worker.tryRun(task('slow-1'), requeue('slow-1'))).toBe(true);
-    expect(worker.tryRun(task('slow-1'), requeue('slow-1'))).toBe(true); // a repeat: not run twice, not queued
-    expect(worker.tryRun(task('slow-2'), requeue('slow-2'))).toBe(true);
+    expect(worker.tryRun(task('slow-1'), requeue('slow-1'))).toBe('started');
+    expect(worker.tryRun(task('slow-1'), requeue('slow-1'))).toBe('running'); // a repeat: not run twice, not queued
+    expect(worker.tryRun(task('slow-2'), requeue('slow-2'))).toBe('started');
     expect(worker.tryRun(task('slow-3'), requeue('slow-3'))).toBe(false); // concurrency 2: the caller queues it
     expect(await heldOf(['slow-1', 'slow-2', 'slow-3', 'other'])).toEqual(['slow-1', 'slow-2']);
     release();

@@ -125,9 +125,9 @@ export class StepTaskWorker implements LocalTaskRunner {
     this.heldSub?.unsubscribe();
   }
 
-  tryRun(task: StepTask, requeue: () => Promise<void>): boolean {
+  tryRun(task: StepTask, requeue: () => Promise<void>): 'started' | 'running' | false {
     const key = task.idempotency_key;
-    if (this.held.has(key)) return true; // already running here: a repeat, as the queue's msg id would drop it
+    if (this.held.has(key)) return 'running'; // a repeat, as the queue's msg id would drop it
     // Handlers running, not tasks in flight: a task stays in flight while the actor records its
     // result, which is also when the actor hands over the next step's task. A queued message
     // waiting for a slot goes first (its ack wait is running).
@@ -139,7 +139,7 @@ export class StepTaskWorker implements LocalTaskRunner {
         .catch((err) => this.opts.logger?.error({ err: toErrorBody(err), execution_id: task.execution_id, step_id: task.step_id }, 'step task not requeued; the recovery sweep will re-dispatch it'))
         .finally(() => this.held.delete(key)),
     );
-    return true;
+    return 'started';
   }
 
   private track(p: Promise<void>): void {
