@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { HttpJob, LoadResult } from './loadgen';
-import { cpuMs, peakRssMiB, sleep, summarize, waitForPort, median } from './lib/util';
+import { cpuMs, peakRssMiB, sleep, summarize, summarizeRuns, waitForPort, median } from './lib/util';
 
 const PEER = resolve(__dirname, '../../bench/peers/restate');
 const BIN = join(PEER, 'node_modules/@restatedev/restate-server-linux-x64/bin/restate-server');
@@ -29,7 +29,8 @@ export interface RestateRow {
   cpuMsPerExec: number;
   cpuByProcess: Record<string, number>;
   peakRssMiB: Record<string, number>;
-  latency: { fraction: number; rate: number; achieved: number; p50: number; p99: number; p999: number; errors: number }[];
+  /** Per fraction of the maximum: `runs` windows, each percentile the median of the windows' own, and the range of their p99. */
+  latency: { fraction: number; rate: number; achieved: number; p50: number; p99: number; p999: number; errors: number; runs: number; p99Range: [number, number] }[];
   serial: { p50: number; p99: number; p999: number };
   errors: number;
 }
@@ -104,10 +105,13 @@ async function one(fsync: 'on' | 'off', o: Opts): Promise<RestateRow> {
     const latency: RestateRow['latency'] = [];
     for (const f of o.latencyFractions) {
       const rate = Math.max(1, Math.round(max * f));
-      const r = await load(job({ mode: 'open', rate }));
-      const s = summarize(r.latencyMs);
-      latency.push({ fraction: f, rate, achieved: r.throughput, p50: s.p50, p99: s.p99, p999: s.p999, errors: r.errors });
-      errors += r.errors;
+      // As on Jetflow's side: several windows, the median of their percentiles.
+      const windows: LoadResult[] = [];
+      for (let r = 0; r < o.runs; r++) windows.push(await load(job({ mode: 'open', rate })));
+      const s = summarizeRuns(windows.map((w) => w.latencyMs));
+      const errs = windows.reduce((a, w) => a + w.errors, 0);
+      latency.push({ fraction: f, rate, achieved: median(windows.map((w) => w.throughput)), p50: s.p50, p99: s.p99, p999: s.p999, errors: errs, runs: s.runs, p99Range: s.p99Range });
+      errors += errs;
     }
     const serial = summarize((await load(job({ concurrency: 1, durationMs: Math.min(2000, o.durationMs) }))).latencyMs);
     return {

@@ -15,11 +15,11 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { STREAMS } from '@jetflow/contracts';
 import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult, SseCatchUpJob, SseCatchUpResult } from './loadgen';
 import { CpuMeter, NatsServer, REPO, Stack, track, type CpuSample } from './lib/stack';
-import { cpuMs, freePort, median, peakRssMiB, round, sleep, summarize, waitForPort } from './lib/util';
+import { cpuMs, freePort, median, p99RangeNote, peakRssMiB, round, sleep, summarize, summarizeRuns, waitForPort } from './lib/util';
 import { catchUpLog, w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
 import { renderChart, type Series } from './chart';
-import { api, HEADERS, probeRun, verificationText, verify, type Verification } from './lib/api';
+import { api, HEADERS, mergeVerifications, probeRun, verificationText, verify, type Verification } from './lib/api';
 import { w6ManyClients, w7Recovery, type ScenarioDeps, type W6ClientsResult, type W7RecoveryResult } from './scenarios';
 
 const argv = process.argv.slice(2);
@@ -229,12 +229,43 @@ async function throughput(what: string, stack: Stack, workflowId: string, trigge
   };
 }
 
-async function openLoop(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, rate: number, durationMs: number, observe: 'log' | 'sse'): Promise<{ res: LoadResult; verified: string }> {
-  await settle(stack.nats.url);
-  const res = await load(jetflowJob(stack, workflowId, trigger, { mode: 'open', rate, durationMs, observe }));
-  const v = record(what, await verify(stack.baseUrl, res.ids, res.started));
-  if (res.errors) log('errors:', res.errorSamples.slice(0, 3));
-  return { res, verified: verificationText(v, res.errors) };
+interface OpenLoopOut {
+  /** One result per run (P.runs of them). */
+  readonly runs: LoadResult[];
+  /** Median achieved rate over the runs. */
+  readonly throughput: number;
+  /** Completions by status, summed over the runs. */
+  readonly statuses: string;
+  readonly completed: number;
+  readonly shortStreams: number;
+  readonly verified: string;
+}
+
+/**
+ * P.runs windows at a fixed arrival rate (each after a settle, each verified). A tail percentile of
+ * one 5 s window moves a lot between identical runs on this VM, so the rows report the median of
+ * the runs' own percentiles and the range of their p99 (see `summarizeRuns`).
+ */
+async function openLoop(what: string, stack: Stack, workflowId: string, trigger: Record<string, unknown>, rate: number, durationMs: number, observe: 'log' | 'sse'): Promise<OpenLoopOut> {
+  const runs: LoadResult[] = [];
+  const vs: Verification[] = [];
+  for (let r = 0; r < P.runs; r++) {
+    await settle(stack.nats.url);
+    const res = await load(jetflowJob(stack, workflowId, trigger, { mode: 'open', rate, durationMs, observe }));
+    vs.push(record(P.runs > 1 ? `${what} run ${r + 1}` : what, await verify(stack.baseUrl, res.ids, res.started)));
+    if (res.errors) log('errors:', res.errorSamples.slice(0, 3));
+    runs.push(res);
+  }
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [k, n] of Object.entries(r.completeStatuses)) statuses[k] = (statuses[k] ?? 0) + n;
+  return {
+    runs,
+    throughput: median(runs.map((r) => r.throughput)),
+    statuses: Object.entries(statuses).map(([k, n]) => `${k} ${n}`).join(', ') || 'none',
+    completed: runs.reduce((a, r) => a + r.completed, 0),
+    shortStreams: runs.reduce((a, r) => a + r.shortStreams, 0),
+    verified: verificationText(mergeVerifications(vs), runs.reduce((a, r) => a + r.errors, 0)),
+  };
 }
 
 const peakRss = (c: CpuSample[]) => Math.max(...c.flatMap((x) => Object.entries(x.peakRssMiB).filter(([k]) => k.startsWith('jetflow')).map(([, v]) => v)));
@@ -337,23 +368,22 @@ async function main() {
         const rate = Math.max(1, Math.round(max * f));
         const pct = `${f * 100}%`;
         const log = await openLoop(`W2 ${key} at ${pct} (log)`, stack, ids[key]!, { kind: 'api', n: 1 }, rate, P.dur, 'log');
-        const s = summarize(log.res.latencyMs);
-        const gap = summarize(log.res.stepGapMs);
-        const statuses = (r: LoadResult) => Object.entries(r.completeStatuses).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
-        addRow({ id: 'W2', workload: `${label}: execute → complete (log) at ${pct} of W1 max`, layout: 'all-in-one', metric: 'achieved', value: log.res.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified: log.verified, note: `${inv(key)}offered ${rate}/s; ExecutionCompleted: ${statuses(log.res)}` });
+        const s = summarizeRuns(log.runs.map((r) => r.latencyMs));
+        const gap = summarizeRuns(log.runs.map((r) => r.stepGapMs));
+        addRow({ id: 'W2', workload: `${label}: execute → complete (log) at ${pct} of W1 max`, layout: 'all-in-one', metric: 'achieved', value: log.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified: log.verified, note: `${inv(key)}offered ${rate}/s; ExecutionCompleted: ${log.statuses}${p99RangeNote(s)}` });
         // Gaps need two worker-step results in one run: none means the runs did not get that far
         // (a run that fails at its first tool call has one), which the note says instead of a bare N/A.
-        const why = gap.n === 0 ? `no samples: ${log.res.shortStreams} of ${log.res.completed} runs had < 2 StepCompleted after the trigger (${statuses(log.res)})` : `${gap.n} gaps`;
+        const why = gap.n === 0 ? `no samples: ${log.shortStreams} of ${log.completed} runs had < 2 StepCompleted after the trigger (${log.statuses})` : `${gap.n} gaps${p99RangeNote(gap)}`;
         if (key === 'w1b') addRow({ id: 'W2', workload: `${label}: step-to-step (StepCompleted → next StepCompleted, server event times) at ${pct}`, layout: 'all-in-one', metric: 'p50', value: gap.p50, unit: 'ms', p50: gap.p50, p99: gap.p99, p999: gap.p999, note: `${inv(key)}${why}` });
 
         const sse = await openLoop(`W2 ${key} at ${pct} (SSE)`, stack, ids[key]!, { kind: 'api', n: 1 }, rate, P.dur, 'sse');
-        const ss = summarize(sse.res.latencyMs);
-        const fe = summarize(sse.res.firstEventMs);
-        const sseGap = summarize(sse.res.stepGapMs);
-        addRow({ id: 'W2', workload: `${label}: execute → complete over SSE (one stream per run) at ${pct} of W1 max`, layout: 'all-in-one', metric: 'achieved', value: sse.res.throughput, unit: 'exec/s', p50: ss.p50, p99: ss.p99, p999: ss.p999, verified: sse.verified, note: `${inv(key)}offered ${rate}/s + ${rate} SSE streams/s; complete: ${statuses(sse.res)}${key === 'w1b' ? `; step-to-step p50/p99 ${round(sseGap.p50)}/${round(sseGap.p99)} ms` : ''}` });
-        addRow({ id: 'W6', workload: `${label}: execute → first SSE event at ${pct}`, layout: 'all-in-one', metric: 'p50', value: fe.p50, unit: 'ms', p50: fe.p50, p99: fe.p99, p999: fe.p999 });
-        pts.push({ x: log.res.throughput, p50: s.p50, p99: s.p99 });
-        raw[`w2_${key}_${f}`] = { latency: s, stepGap: gap, offered: rate, achieved: log.res.throughput, sse: { latency: ss, firstEvent: fe, stepGap: sseGap, achieved: sse.res.throughput } };
+        const ss = summarizeRuns(sse.runs.map((r) => r.latencyMs));
+        const fe = summarizeRuns(sse.runs.map((r) => r.firstEventMs));
+        const sseGap = summarizeRuns(sse.runs.map((r) => r.stepGapMs));
+        addRow({ id: 'W2', workload: `${label}: execute → complete over SSE (one stream per run) at ${pct} of W1 max`, layout: 'all-in-one', metric: 'achieved', value: sse.throughput, unit: 'exec/s', p50: ss.p50, p99: ss.p99, p999: ss.p999, verified: sse.verified, note: `${inv(key)}offered ${rate}/s + ${rate} SSE streams/s; complete: ${sse.statuses}${key === 'w1b' ? `; step-to-step p50/p99 ${round(sseGap.p50)}/${round(sseGap.p99)} ms` : ''}${p99RangeNote(ss)}` });
+        addRow({ id: 'W6', workload: `${label}: execute → first SSE event at ${pct}`, layout: 'all-in-one', metric: 'p50', value: fe.p50, unit: 'ms', p50: fe.p50, p99: fe.p99, p999: fe.p999, note: p99RangeNote(fe).replace(/^; /, '') });
+        pts.push({ x: log.throughput, p50: s.p50, p99: s.p99 });
+        raw[`w2_${key}_${f}`] = { latency: s, stepGap: gap, offered: rate, achieved: log.throughput, perRun: log.runs.map((r) => ({ achieved: r.throughput, latency: summarize(r.latencyMs), stepGap: summarize(r.stepGapMs) })), sse: { latency: ss, firstEvent: fe, stepGap: sseGap, achieved: sse.throughput, perRun: sse.runs.map((r) => ({ achieved: r.throughput, latency: summarize(r.latencyMs), firstEvent: summarize(r.firstEventMs) })) } };
       }
       const closed = summarize((key === 'w1b' ? b : a).lat);
       pts.push({ x: max, p50: closed.p50, p99: closed.p99 });
@@ -483,7 +513,7 @@ async function main() {
       restate = await runRestate();
       for (const r of restate) {
         addRow({ id: 'Peer', workload: `Restate 3 × ctx.run no-op (fsync ${r.fsync}), closed loop c=${r.bestConcurrency}`, layout: 'restate', metric: 'throughput', value: r.throughputMedian, unit: 'exec/s', range: [Math.min(...r.throughput), Math.max(...r.throughput)], cpuMsPerExec: r.cpuMsPerExec, peakRssMiB: Object.values(r.peakRssMiB).reduce((x, y) => x + y, 0), note: `errors ${r.errors}; serial p50 ${round(r.serial.p50)} / p99 ${round(r.serial.p99)} ms` });
-        for (const l of r.latency) addRow({ id: 'Peer', workload: `Restate (fsync ${r.fsync}) invoke → response at ${l.fraction * 100}% of its max`, layout: 'restate', metric: 'achieved', value: l.achieved, unit: 'exec/s', p50: l.p50, p99: l.p99, p999: l.p999, note: `offered ${l.rate}/s` });
+        for (const l of r.latency) addRow({ id: 'Peer', workload: `Restate (fsync ${r.fsync}) invoke → response at ${l.fraction * 100}% of its max`, layout: 'restate', metric: 'achieved', value: l.achieved, unit: 'exec/s', p50: l.p50, p99: l.p99, p999: l.p999, note: `offered ${l.rate}/s${l.runs > 1 ? `; p99 per run ${round(l.p99Range[0], 1)}–${round(l.p99Range[1], 1)} ms (median of ${l.runs})` : ''}` });
         chart.push({ name: `Restate fsync ${r.fsync}`, points: [...r.latency.map((l) => ({ x: l.achieved, p50: l.p50, p99: l.p99 })), { x: r.throughputMedian, p50: NaN, p99: NaN }].filter((p) => Number.isFinite(p.p50)) });
       }
       raw['restate'] = restate;
@@ -508,10 +538,10 @@ async function main() {
       if (wf.id) {
         await load(jetflowJob(stack, wf.id, { kind: 'api', n: 1 }, { mode: 'closed', concurrency: P.conc, durationMs: P.warm }));
         const out = await openLoop(`W2 w1b at the peer's rate`, stack, wf.id, { kind: 'api', n: 1 }, peerRate, P.dur, 'log');
-        const s = summarize(out.res.latencyMs);
-        const gap = summarize(out.res.stepGapMs);
-        addRow({ id: 'W2', workload: `W1b shape: execute → complete (log) at Restate's 50% rate (fresh stack)`, layout: 'all-in-one', metric: 'achieved', value: out.res.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified: out.verified, note: `offered ${peerRate}/s, Restate fsync on's 50%; step-to-step p50/p99 ${round(gap.p50)}/${round(gap.p99)} ms` });
-        raw['w2_peer_rate'] = { offered: peerRate, latency: s, stepGap: gap, achieved: out.res.throughput };
+        const s = summarizeRuns(out.runs.map((r) => r.latencyMs));
+        const gap = summarizeRuns(out.runs.map((r) => r.stepGapMs));
+        addRow({ id: 'W2', workload: `W1b shape: execute → complete (log) at Restate's 50% rate (fresh stack)`, layout: 'all-in-one', metric: 'achieved', value: out.throughput, unit: 'exec/s', p50: s.p50, p99: s.p99, p999: s.p999, verified: out.verified, note: `offered ${peerRate}/s, Restate fsync on's 50%; step-to-step p50/p99 ${round(gap.p50)}/${round(gap.p99)} ms${p99RangeNote(s)}` });
+        raw['w2_peer_rate'] = { offered: peerRate, latency: s, stepGap: gap, achieved: out.throughput };
       } else log(`peer-rate row skipped: ${wf.error}`);
     } finally {
       await stack.stop();

@@ -118,6 +118,22 @@ export async function verify(base: string, ids: string[], started: number, waitM
   return v;
 }
 
+/** The verifications of several runs as one (counts added). */
+export function mergeVerifications(vs: readonly Verification[]): Verification {
+  const out: Verification = { checked: 0, ok: 0, lost: 0, duplicated: 0, failed: 0, failedSamples: [], duplicatedSteps: 0, notStarted: 0 };
+  for (const v of vs) {
+    out.checked += v.checked;
+    out.ok += v.ok;
+    out.lost += v.lost;
+    out.duplicated += v.duplicated;
+    out.failed += v.failed;
+    out.duplicatedSteps += v.duplicatedSteps;
+    out.notStarted += v.notStarted;
+    out.failedSamples.push(...v.failedSamples.slice(0, 3 - out.failedSamples.length));
+  }
+  return out;
+}
+
 export function verificationText(v: Verification, errors: number): string {
   return `${v.ok}/${v.checked} ok, lost ${v.lost}, dup ${v.duplicated}${v.duplicatedSteps ? `, dup step results ${v.duplicatedSteps}` : ''}${v.failed ? `, FAILED ${v.failed}` : ''}, errors ${errors}`;
 }

@@ -26,6 +26,33 @@ export function summarize(values: number[]): LatencySummary {
   return { n: values.length, p50: pct(values, 50), p99: pct(values, 99), p999: pct(values, 99.9), max: values.length ? Math.max(...values) : NaN };
 }
 
+/** Percentiles over several runs: each the median of the runs' own, with the range of their p99. */
+export interface RunsSummary extends LatencySummary {
+  runs: number;
+  p99Range: [number, number];
+}
+
+/** Summarizes each run on its own, then takes the median of each percentile (runs without samples are left out). */
+export function summarizeRuns(runs: number[][]): RunsSummary {
+  const per = runs.map(summarize).filter((s) => s.n > 0);
+  if (per.length === 0) return { n: 0, p50: NaN, p99: NaN, p999: NaN, max: NaN, runs: 0, p99Range: [NaN, NaN] };
+  const p99s = per.map((s) => s.p99);
+  return {
+    n: per.reduce((a, s) => a + s.n, 0),
+    p50: median(per.map((s) => s.p50)),
+    p99: median(p99s),
+    p999: median(per.map((s) => s.p999)),
+    max: Math.max(...per.map((s) => s.max)),
+    runs: per.length,
+    p99Range: [Math.min(...p99s), Math.max(...p99s)],
+  };
+}
+
+/** `; p99 per run 41–65 ms` when there were several runs, else nothing. */
+export function p99RangeNote(s: RunsSummary, what = 'p99'): string {
+  return s.runs > 1 ? `; ${what} per run ${round(s.p99Range[0], 1)}–${round(s.p99Range[1], 1)} ms (median of ${s.runs})` : '';
+}
+
 export function median(values: number[]): number {
   return pct(values, 50);
 }
