@@ -5,13 +5,14 @@ import { jetstream, jetstreamManager, StorageType, type JetStreamClient } from '
 import { EventStore, ensureStreams } from '@jetflow/event-store';
 import { foldEvents } from '@jetflow/engine';
 import type { ExecutionEvent } from '@jetflow/contracts';
-import { median, summarize, type LatencySummary } from './lib/util';
+import { median, summarizeRuns, type LatencySummary } from './lib/util';
 
 const enc = new TextEncoder();
 
 export interface W0Result {
-  appendOneAtATime: { rate: number; latency: LatencySummary };
-  appendWindowed: { rate: number; window: number };
+  /** Rates: the median of `runs` windows, with every window's rate; latency percentiles: the median of the windows'. */
+  appendOneAtATime: { rate: number; rates: number[]; latency: LatencySummary };
+  appendWindowed: { rate: number; rates: number[]; window: number };
   replay10k: { ms: number[]; medianMs: number; msgsPerSec: number };
 }
 
@@ -53,8 +54,14 @@ export async function w0(natsUrl: string, opts: { durationMs: number; runs: numb
   const js = jetstream(nc);
   const payload = enc.encode('x'.repeat(256));
   await timedAppends(js, 'bench.warm', payload, 300, 16); // warm-up
-  const one = await timedAppends(js, 'bench.one', payload, opts.durationMs, 1);
-  const win = await timedAppends(js, 'bench.win', payload, opts.durationMs, 256);
+  // Alternating windows, so a slow moment of the machine does not fall on one kind only.
+  const one: { n: number; lat: number[] }[] = [];
+  const win: { n: number; lat: number[] }[] = [];
+  for (let r = 0; r < opts.runs; r++) {
+    one.push(await timedAppends(js, 'bench.one', payload, opts.durationMs, 1));
+    win.push(await timedAppends(js, 'bench.win', payload, opts.durationMs, 256));
+  }
+  const rate = (w: { n: number }) => (w.n / opts.durationMs) * 1000;
   // 10k-message log on one subject, then replay it with an ordered consumer.
   await Promise.all(Array.from({ length: 10 }, async (_, k) => {
     for (let i = 0; i < 1000; i++) await js.publish('bench.replay', enc.encode(JSON.stringify({ type: 'X', k, i, pad: 'y'.repeat(200) })));
@@ -65,8 +72,8 @@ export async function w0(natsUrl: string, opts: { durationMs: number; runs: numb
   await nc.close();
   const m = median(times);
   return {
-    appendOneAtATime: { rate: (one.n / opts.durationMs) * 1000, latency: summarize(one.lat) },
-    appendWindowed: { rate: (win.n / opts.durationMs) * 1000, window: 256 },
+    appendOneAtATime: { rate: median(one.map(rate)), rates: one.map(rate), latency: summarizeRuns(one.map((w) => w.lat)) },
+    appendWindowed: { rate: median(win.map(rate)), rates: win.map(rate), window: 256 },
     replay10k: { ms: times, medianMs: m, msgsPerSec: 10_000 / (m / 1000) },
   };
 }
