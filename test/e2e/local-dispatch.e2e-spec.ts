@@ -5,6 +5,7 @@ import { connectNats } from '@jetflow/bus';
 import { STREAMS } from '@jetflow/contracts';
 import { TaskDispatcher } from '@jetflow/executions';
 import { eventually } from '../support/eventually';
+import { completedExecution } from '../support/executions';
 import { HttpFixture } from '../support/http-fixture';
 import { http } from '../support/http-client';
 import { freePort, InProcessSystem, JetflowProcess } from '../support/jetflow-system';
@@ -31,16 +32,8 @@ async function tasksPublished(nc: NatsConnection): Promise<number> {
   return (await (await jetstreamManager(nc)).streams.info(STREAMS.tasks)).state.last_seq;
 }
 
-async function completed(baseUrl: string, id: string, timeoutMs: number): Promise<{ answer: unknown }> {
-  return eventually(
-    async () => {
-      const v = await http(baseUrl, 'GET', `/api/executions/${id}`);
-      if (v.body?.status !== 'completed') throw new Error(`${id} is ${v.body?.status ?? v.status}`);
-      return v.body.result as { answer: unknown };
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
-}
+/** The run's result once it reads completed. */
+const completed = async (baseUrl: string, id: string, timeoutMs: number) => (await completedExecution(baseUrl, id, timeoutMs, 100)).result;
 
 describe('local task dispatch (actors and steps worker in one process)', () => {
   let fixture: HttpFixture;

@@ -1,4 +1,5 @@
 import { eventually } from '../support/eventually';
+import { completedExecution } from '../support/executions';
 import { http, readSse } from '../support/http-client';
 import { freePort, InProcessSystem, JetflowProcess } from '../support/jetflow-system';
 import { TestNatsServer } from '../support/nats-server';
@@ -43,14 +44,7 @@ async function runToCompletion(baseUrl: string, workflowId: string, n: number): 
   const run = await http(baseUrl, 'POST', `/api/workflows/${workflowId}/execute`, { trigger: { kind: 'api', n } });
   expect(run.status).toBe(202);
   const id = run.body.execution_id as string;
-  await eventually(
-    async () => {
-      const v = await http(baseUrl, 'GET', `/api/executions/${id}`);
-      if (v.body?.status !== 'completed') throw new Error(`${id} is ${v.body?.status ?? v.status}`);
-      return true;
-    },
-    { timeoutMs: 15_000, intervalMs: 50 },
-  );
+  await completedExecution(baseUrl, id);
   return id;
 }
 

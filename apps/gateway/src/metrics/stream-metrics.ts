@@ -1,8 +1,8 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { ExecutionFeed } from '@jetflow/event-store';
-import { Counter, Gauge, register } from 'prom-client';
 import { EXECUTION_FEED } from '../executions/execution-stream.tokens';
 import { ExecutionStreamer } from '../executions/execution-streamer';
+import { scrapedCounter, scrapedGauge } from './scraped-metrics';
 
 interface StreamSource {
   readonly streamer: Pick<ExecutionStreamer, 'openStreams'>;
@@ -37,38 +37,11 @@ export class StreamMetrics implements OnModuleInit, OnModuleDestroy {
 }
 
 function ensureMetrics(): void {
-  if (register.getSingleMetric('jetflow_sse_streams_open')) return;
-  new Gauge({
-    name: 'jetflow_sse_streams_open',
-    help: 'SSE streams open on this gateway',
-    collect() {
-      this.set(sum((s) => s.streamer.openStreams));
-    },
-  });
-  new Counter({
-    name: 'jetflow_sse_histories_total',
-    help: "Stream histories served, by source: the feed's memory of recently started runs, or a read of the log",
-    labelNames: ['source'],
-    collect() {
-      this.reset();
-      this.inc({ source: 'memory' }, sum((s) => s.feed.stats().recentReads));
-      this.inc({ source: 'log' }, sum((s) => s.feed.stats().logReads));
-    },
-  });
-  new Counter({
-    name: 'jetflow_sse_slow_client_resyncs_total',
-    help: 'Times a stream fell behind its buffer and was read again from the log (the client lost nothing)',
-    collect() {
-      this.reset();
-      this.inc(sum((s) => s.feed.stats().overflows));
-    },
-  });
-  new Counter({
-    name: 'jetflow_sse_feed_gaps_total',
-    help: 'Sequence gaps the shared feed saw (every stream then re-read the log)',
-    collect() {
-      this.reset();
-      this.inc(sum((s) => s.feed.stats().gaps));
-    },
-  });
+  scrapedGauge('jetflow_sse_streams_open', 'SSE streams open on this gateway', [], () => [[{}, sum((s) => s.streamer.openStreams)]]);
+  scrapedCounter('jetflow_sse_histories_total', "Stream histories served, by source: the feed's memory of recently started runs, or a read of the log", ['source'], () => [
+    [{ source: 'memory' }, sum((s) => s.feed.stats().recentReads)],
+    [{ source: 'log' }, sum((s) => s.feed.stats().logReads)],
+  ]);
+  scrapedCounter('jetflow_sse_slow_client_resyncs_total', 'Times a stream fell behind its buffer and was read again from the log (the client lost nothing)', [], () => [[{}, sum((s) => s.feed.stats().overflows)]]);
+  scrapedCounter('jetflow_sse_feed_gaps_total', 'Sequence gaps the shared feed saw (every stream then re-read the log)', [], () => [[{}, sum((s) => s.feed.stats().gaps)]]);
 }
