@@ -89,6 +89,20 @@ describe('engine metrics', () => {
       expect(delta(after, 'jetflow_step_tasks_dispatched_total', { path: 'requeue' })).toBe(0);
       expect(delta(after, 'jetflow_step_results_total', { step_type: 'tool_call', outcome: 'completed' })).toBe(2);
       expect(sample(after, 'jetflow_step_tasks_running')).toBe(0);
+      // How long the handlers took: both tool calls, every bucket cumulative, `+Inf` = the count.
+      const tool = { step_type: 'tool_call', outcome: 'completed' };
+      expect(delta(after, 'jetflow_step_duration_seconds_count', tool)).toBe(2);
+      expect(delta(after, 'jetflow_step_duration_seconds_bucket', { ...tool, le: '+Inf' })).toBe(2);
+      const buckets = after
+        .split('\n')
+        .filter((l) => l.startsWith('jetflow_step_duration_seconds_bucket{') && l.includes('step_type="tool_call"') && l.includes('outcome="completed"'))
+        .map((l) => Number(l.split(' ').at(-1)));
+      expect(buckets.length).toBeGreaterThan(5);
+      expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
+      // A no-op tool in this process: well under a second each.
+      expect(sample(after, 'jetflow_step_duration_seconds_bucket', { ...tool, le: '1' })).toBe(sample(after, 'jetflow_step_duration_seconds_count', tool));
+      expect(delta(after, 'jetflow_step_duration_seconds_sum', tool)).toBeGreaterThan(0);
+      expect(delta(after, 'jetflow_step_duration_seconds_sum', tool)).toBeLessThan(2);
       // Start, the tool step's result: two decisions per run, all applied to the read models.
       expect(delta(after, 'jetflow_log_appends_total')).toBe(4);
       expect(delta(after, 'jetflow_log_append_conflicts_total')).toBe(0);
@@ -142,6 +156,7 @@ describe('engine metrics', () => {
       expect(sample(worker, 'jetflow_step_results_total', { step_type: 'tool_call', outcome: 'completed' })).toBe(1);
       expect(sample(worker, 'jetflow_step_results_total')).toBe(1);
       expect(sample(worker, 'jetflow_step_tasks_running')).toBe(0);
+      expect(sample(worker, 'jetflow_step_duration_seconds_count', { step_type: 'tool_call', outcome: 'completed' })).toBe(1);
       expect(sample(worker, 'process_resident_memory_bytes')).toBeGreaterThan(0);
       // The steps process hosts no actors: it has no such series.
       expect(worker).not.toContain('jetflow_executions_started_total');

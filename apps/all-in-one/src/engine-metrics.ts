@@ -2,7 +2,7 @@ import { collectDefaultMetrics, register } from 'prom-client';
 import type { ExecutionActorHost, RecoverySweeper, TaskDispatcher } from '@jetflow/executions';
 import type { LogProjector } from '@jetflow/projections';
 import type { StepTaskWorker } from '@jetflow/step-workers';
-import { scrapedCounter, scrapedGauge, type Labels, type Samples } from '../../gateway/src/metrics/scraped-metrics';
+import { scrapedCounter, scrapedGauge, scrapedHistogram, type HistogramSample, type Labels, type Samples } from '../../gateway/src/metrics/scraped-metrics';
 
 /** The engine objects of one set of services whose counters this process exposes. */
 export interface EngineParts {
@@ -42,6 +42,19 @@ function totals(read: Read): Samples {
     for (const [labels, value] of read(p) ?? []) {
       const key = JSON.stringify(labels);
       out.set(key, [labels, (out.get(key)?.[1] ?? 0) + value]);
+    }
+  }
+  return out.values();
+}
+
+/** `read` summed per label set over every registered part (histograms with the same bounds). */
+function histogramTotals(read: (p: EngineParts) => Iterable<readonly [Labels, HistogramSample]> | undefined): Iterable<readonly [Labels, HistogramSample]> {
+  const out = new Map<string, [Labels, HistogramSample]>();
+  for (const p of parts) {
+    for (const [labels, h] of read(p) ?? []) {
+      const key = JSON.stringify(labels);
+      const prev = out.get(key)?.[1];
+      out.set(key, [labels, prev ? { bounds: h.bounds, cumulative: h.cumulative.map((n, i) => n + (prev.cumulative[i] ?? 0)), count: h.count + prev.count, sum: h.sum + prev.sum } : h]);
     }
   }
   return out.values();
@@ -103,6 +116,9 @@ function ensureMetrics(p: EngineParts): void {
       'Step results reported by this process: completed / failed (recorded by the actor) or not_recorded (the task runs again)',
       ['step_type', 'outcome'],
       from(worker, (s) => s.results.map((r) => [{ step_type: r.step_type, outcome: r.outcome }, r.count] as const)),
+    );
+    scrapedHistogram('jetflow_step_duration_seconds', 'How long step handlers took in this process, by step type and outcome (completed / failed)', () =>
+      histogramTotals((p) => p.worker?.stats().durations.map((d) => [{ step_type: d.step_type, outcome: d.outcome }, d.histogram] as const)),
     );
   }
   if (p.sweeper) {

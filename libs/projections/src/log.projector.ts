@@ -5,6 +5,8 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { isStreamEvent, SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
 import type { ProjectionEntry } from './execution-patch';
 
+const decoder = new TextDecoder();
+
 /** A read model folded from execution log entries inside one transaction per batch. */
 export interface LogProjection {
   /** Names the projection: its checkpoint row, and how a durable consumer's description lists it. */
@@ -211,7 +213,7 @@ export function toEntry(msg: Pick<JsMsg, 'subject' | 'seq' | 'data'>): Projectio
   const executionId = msg.subject.split('.')[2] ?? '';
   let events: ExecutionEvent[] = [];
   try {
-    const parsed: unknown = JSON.parse(new TextDecoder().decode(msg.data));
+    const parsed: unknown = JSON.parse(decoder.decode(msg.data));
     const list = Array.isArray(parsed) ? parsed : [parsed];
     // A step's journal (stream-only events) may open the entry: read models fold decision events only.
     events = list.filter((e): e is ExecutionEvent => !!e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' && !isStreamEvent(e as { type: string }));

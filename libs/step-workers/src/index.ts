@@ -1,5 +1,6 @@
 export * from './step-handler';
 export * from './step-task.worker';
+export * from './duration-histogram';
 export * from './timer.worker';
 export * from './tool-call.handler';
 export * from './api-call.handler';

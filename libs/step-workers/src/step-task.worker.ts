@@ -5,6 +5,7 @@ import { SUBJECTS, toErrorBody, type ExecutionCommand, type StepTask } from '@je
 import { decodeJson, encodeJson, localTasks, RpcClient, type LocalTaskRunner } from '@jetflow/bus';
 import type { OutboundPolicy, ToolsDeps } from '@jetflow/tools';
 import type { HandlerContext, HandlerOutcome, StepHandlers, StreamAppender } from './step-handler';
+import { DurationHistogram, type DurationSnapshot } from './duration-histogram';
 
 export interface WorkerLogger {
   info(obj: object, msg: string): void;
@@ -60,6 +61,8 @@ export class StepTaskWorker implements LocalTaskRunner {
   private performing = 0;
   /** Outcomes since start, per `<step_type> <outcome>` (for metrics). */
   private readonly outcomes = new Map<string, number>();
+  /** Handler durations since start, per `<step_type> <completed|failed>` (for metrics). */
+  private readonly durations = new Map<string, DurationHistogram>();
   /** Queued messages waiting for a free handler slot: they go before tasks from the local host. */
   private readonly slotWaiters: (() => void)[] = [];
   private accepting = false;
@@ -167,7 +170,9 @@ export class StepTaskWorker implements LocalTaskRunner {
   /** Performs `task` and reports its outcome to the actor; false when the actor did not record it. */
   private async report(task: StepTask): Promise<boolean> {
     try {
+      const started = performance.now();
       const outcome = await this.perform(task);
+      this.time(task.step_type, outcome.ok ? 'completed' : 'failed', (performance.now() - started) / 1000);
       const now = (this.opts.clock?.() ?? new Date()).toISOString();
       const base = {
         step_id: task.step_id,
@@ -201,14 +206,25 @@ export class StepTaskWorker implements LocalTaskRunner {
   /**
    * Handlers running now, tasks held outside the queue (taken from this process's actor host), and
    * results since start by step type: `completed` / `failed` (recorded by the actor) or
-   * `not_recorded` (the task runs again). For metrics.
+   * `not_recorded` (the task runs again), and how long the handlers took by step type and outcome
+   * (`completed` / `failed`, as the handler returned it). For metrics.
    */
-  stats(): { readonly running: number; readonly held: number; readonly results: readonly { step_type: string; outcome: string; count: number }[] } {
-    const results = [...this.outcomes].map(([key, count]) => {
-      const [step_type = '', outcome = ''] = key.split(' ');
-      return { step_type, outcome, count };
-    });
-    return { running: this.performing, held: this.held.size, results };
+  stats(): {
+    readonly running: number;
+    readonly held: number;
+    readonly results: readonly { step_type: string; outcome: string; count: number }[];
+    readonly durations: readonly { step_type: string; outcome: string; histogram: DurationSnapshot }[];
+  } {
+    const results = [...this.outcomes].map(([key, count]) => ({ ...splitKey(key), count }));
+    const durations = [...this.durations].map(([key, h]) => ({ ...splitKey(key), histogram: h.snapshot() }));
+    return { running: this.performing, held: this.held.size, results, durations };
+  }
+
+  private time(stepType: string, outcome: 'completed' | 'failed', seconds: number): void {
+    const key = `${stepType} ${outcome}`;
+    let h = this.durations.get(key);
+    if (!h) this.durations.set(key, (h = new DurationHistogram()));
+    h.observe(seconds);
   }
 
   private count(stepType: string, outcome: 'completed' | 'failed' | 'not_recorded'): void {
@@ -246,4 +262,10 @@ export class StepTaskWorker implements LocalTaskRunner {
       return { ok: false, error: toErrorBody(err, 'TOOL_ERROR'), retryable: true };
     }
   }
+}
+
+/** `<step_type> <outcome>` → its parts. */
+function splitKey(key: string): { step_type: string; outcome: string } {
+  const [step_type = '', outcome = ''] = key.split(' ');
+  return { step_type, outcome };
 }

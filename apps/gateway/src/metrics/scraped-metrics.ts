@@ -1,4 +1,4 @@
-import { Counter, Gauge, register } from 'prom-client';
+import { Counter, Gauge, register, type Metric } from 'prom-client';
 
 export type Labels = Record<string, string>;
 /** Label set → value, as read from a source when `/metrics` is scraped. */
@@ -34,4 +34,40 @@ export function scrapedGauge(name: string, help: string, labelNames: string[], r
       for (const [labels, value] of read()) this.set(labels, value);
     },
   });
+}
+
+/** A histogram's state as its source keeps it: cumulative counts per upper bound, total count and sum. */
+export interface HistogramSample {
+  readonly bounds: readonly number[];
+  readonly cumulative: readonly number[];
+  readonly count: number;
+  readonly sum: number;
+}
+
+/**
+ * A histogram in prom-client's default registry whose buckets the source keeps (see
+ * `DurationHistogram`) and `read` returns when scraped: `<name>_bucket{le}`, `<name>_sum`,
+ * `<name>_count` per label set, as prom-client's own Histogram writes them. Registered once per
+ * process.
+ */
+export function scrapedHistogram(name: string, help: string, read: () => Iterable<readonly [Labels, HistogramSample]>): void {
+  if (register.getSingleMetric(name)) return;
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: () => {
+      const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
+      for (const [labels, h] of read()) {
+        h.bounds.forEach((le, i) => values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: h.cumulative[i] ?? 0 }));
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: h.count });
+        values.push({ metricName: `${name}_sum`, labels, value: h.sum });
+        values.push({ metricName: `${name}_count`, labels, value: h.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+    reset: () => undefined,
+  };
+  register.registerMetric(metric as unknown as Metric);
 }
