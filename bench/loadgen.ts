@@ -104,6 +104,8 @@ export interface LoadResult {
   throughput: number;
   latencyMs: number[];
   firstEventMs: number[];
+  /** SSE runs: the execute response's share of `firstEventMs` (scheduled start → 202 read), per run. */
+  executeMs: number[];
   /** step_complete → next step_complete (server event times), from SSE or from the log. */
   stepGapMs: number[];
   /** Executions that completed with fewer than 2 non-trigger step completions (no step-to-step sample). */
@@ -308,7 +310,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
     nc = await connect({ servers: job.natsUrl });
     watcher = await LogWatcher.open(nc, job.stream, job.mode === 'open');
   }
-  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
+  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], executeMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
   const body = JSON.stringify({ trigger: job.trigger });
   const t0 = now();
   const tEnd = t0 + job.durationMs;
@@ -322,6 +324,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
     try {
       const r = await request(agent, `${job.baseUrl}/api/workflows/${job.workflowId}/execute`, 'POST', body, job.headers);
       if (r.status !== 202 && r.status !== 201 && r.status !== 200) throw new Error(`execute ${r.status} ${r.body.slice(0, 200)}`);
+      const executed = now();
       const id = (JSON.parse(r.body) as { execution_id: string }).execution_id;
       res.ids.push(id);
       let done: number;
@@ -332,7 +335,10 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
         const times = await followSse(sseAgent, `${job.baseUrl}/api/executions/${id}/stream`, job.headers);
         if (times.complete === undefined) throw new Error('SSE ended without complete');
         done = times.complete;
-        if (times.firstEvent !== undefined) res.firstEventMs.push(times.firstEvent - scheduled);
+        if (times.firstEvent !== undefined) {
+          res.firstEventMs.push(times.firstEvent - scheduled);
+          res.executeMs.push(executed - scheduled);
+        }
         for (let i = 1; i < times.stepCompletes.length; i++) res.stepGapMs.push(times.stepCompletes[i]! - times.stepCompletes[i - 1]!);
         if (times.stepCompletes.length < 2) res.shortStreams++;
         res.completeStatuses[times.status!] = (res.completeStatuses[times.status!] ?? 0) + 1;
@@ -368,7 +374,7 @@ async function runJetflow(job: JetflowJob): Promise<LoadResult> {
 async function runHttp(job: HttpJob): Promise<LoadResult> {
   const cpu0 = process.cpuUsage();
   const agent = new http.Agent({ keepAlive: true, maxSockets: job.mode === 'closed' ? (job.concurrency ?? 1) : 512 });
-  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
+  const res: LoadResult = { started: 0, completedInWindow: 0, completed: 0, errors: 0, errorSamples: [], windowMs: job.durationMs, throughput: 0, latencyMs: [], firstEventMs: [], executeMs: [], stepGapMs: [], shortStreams: 0, completeStatuses: {}, ids: [], loadgenCpuMs: 0, lastDoneMs: 0 };
   const t0 = now();
   const tEnd = t0 + job.durationMs;
   const one = async (scheduled: number) => {
