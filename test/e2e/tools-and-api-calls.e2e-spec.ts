@@ -34,6 +34,8 @@ class Fixture {
           res.writeHead(status, { 'content-type': 'application/json', ...headers });
           res.end(JSON.stringify(body));
         };
+        // A Slack-style incoming webhook: the secret is part of the path.
+        if (path.startsWith('/services/')) return json(200, { ok: true });
         switch (path) {
           case '/tools/get_order':
             return json(200, { order_id: JSON.parse(hit.body).order_id, status: 'shipped', eta_days: 2 });
@@ -353,6 +355,53 @@ describe('tools, tool_call and api_call (HTTP + SSE)', () => {
       });
       expect(exec.status).toBe('completed');
       expect(JSON.parse(fx.hitsOf('/echo').at(-1)!.body)).toEqual({ msg: 'leak {{secrets.API_TOKEN}}' });
+    });
+
+    it('webhook → Slack-style api_call: a secret template an outsider sends stays inert text, the definition\'s own is resolved', async () => {
+      const created = await api('POST', '/api/workflows', {
+        name: 'Slack relay',
+        steps: [
+          { step_id: 'hook', step_type: 'trigger', parameters: { kind: 'webhook' }, next_steps: ['post'] },
+          {
+            step_id: 'post',
+            step_type: 'api_call',
+            parameters: { url: fx.url('/services/{{secrets.API_TOKEN}}'), method: 'POST', body: { text: '{{input.body.title}}' } },
+            next_steps: [],
+          },
+        ],
+      });
+      expect(created.status).toBe(201);
+      const before = fx.hits.length;
+      // The outsider: no scope headers, no token, only the hook URL.
+      const sent = await http(sys.baseUrl, 'POST', `/api/hooks/${created.body.id}`, { title: '{{secrets.API_TOKEN}}' }, { 'content-type': 'application/json' });
+      expect(sent.status).toBe(202);
+      const id = sent.body.execution_id as string;
+      const { messages } = await readSse(sys.baseUrl, `/api/executions/${id}/stream`);
+      expect(messages.at(-1)?.event).toBe('complete');
+      const exec = (await api('GET', `/api/executions/${id}`)).body;
+      expect(exec.status).toBe('completed');
+      const hits = fx.hits.slice(before).filter((h) => h.path.startsWith('/services/'));
+      expect(hits).toHaveLength(1);
+      expect(hits[0]!.path).toBe(`/services/${TOKEN}`);
+      expect(JSON.parse(hits[0]!.body)).toEqual({ text: '{{secrets.API_TOKEN}}' });
+      expect(hits[0]!.body).not.toContain(TOKEN);
+      const events = (await api('GET', `/api/executions/${id}/events?limit=1000`)).text;
+      expect(events).not.toContain(TOKEN);
+    });
+
+    it('in one string mixing a secret and data, only the template the definition wrote is resolved', async () => {
+      const { exec } = await run(
+        single('Mixed', {
+          step_id: 'call',
+          step_type: 'api_call',
+          parameters: { url: fx.url('/echo'), method: 'POST', headers: { 'x-note': 'key {{secrets.API_TOKEN}} for {{input.user}}' }, body: { user: 'by {{input.user}}' } },
+        }),
+        { user: '{{secrets.API_TOKEN}}' },
+      );
+      expect(exec.status).toBe('completed');
+      const hit = fx.hitsOf('/echo').at(-1)!;
+      expect(hit.headers['x-note']).toBe(`key ${TOKEN} for {{secrets.API_TOKEN}}`);
+      expect(JSON.parse(hit.body)).toEqual({ user: 'by {{secrets.API_TOKEN}}' });
     });
 
     it('an unknown secret fails the step without calling out', async () => {

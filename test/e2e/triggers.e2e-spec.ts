@@ -151,6 +151,19 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(archived.status).toBe(409);
     expect(archived.body.error.code).toBe('CONFLICT');
   });
+
+  it('answers 404, not 409, for an archived workflow that is not webhook-triggered (nothing learnt about other workflows)', async () => {
+    const owner = scope();
+    for (const trigger of [{ kind: 'api' }, { kind: 'schedule', cron: '0 0 1 1 *' }]) {
+      const id = await create(echoWorkflow(trigger), owner);
+      expect((await api('DELETE', `/api/workflows/${id}`, undefined, owner)).status).toBe(200);
+      const res = await api('POST', `/api/hooks/${id}`, { order: 1 }, JSON_ONLY);
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('NOT_FOUND');
+      // Same answer as for an id nobody ever used.
+      expect(res.body).toEqual((await api('POST', `/api/hooks/${randomUUID()}`, { order: 1 }, JSON_ONLY)).body);
+    }
+  });
 });
 
 describe('schedule trigger with two replicas (one nats-server, one database)', () => {

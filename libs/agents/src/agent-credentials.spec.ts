@@ -2,7 +2,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StepTask } from '@jetflow/contracts';
 import type { HandlerOutcome } from '@jetflow/step-workers';
-import { FakeOpenAi } from '../../../test/support/fake-openai.server';
+import { FakeOpenAi, type FakeReply } from '../../../test/support/fake-openai.server';
 import type { AgentView } from './agent-definition';
 import { createAgentExecutionHandler } from './agent-execution.handler';
 
@@ -78,11 +78,11 @@ describe('agent_execution: which endpoint gets which API key', () => {
     expect(leaked).toEqual([]);
   });
 
-  async function runAgent(provider: AgentView['provider'], secrets: Record<string, string> = {}): Promise<HandlerOutcome> {
+  async function runAgent(provider: AgentView['provider'], secrets: Record<string, string> = {}, replies?: FakeReply[]): Promise<HandlerOutcome> {
     const at = new Date().toISOString();
     const model = `m-${Math.random().toString(36).slice(2)}`;
-    operator.llm.script(model, [{ content: 'from the operator endpoint' }]);
-    author.llm.script(model, [{ content: 'from the author endpoint' }]);
+    operator.llm.script(model, replies ?? [{ content: 'from the operator endpoint' }]);
+    author.llm.script(model, replies ?? [{ content: 'from the author endpoint' }]);
     const handler = createAgentExecutionHandler({
       events: { appendStream: async () => undefined, readStream: async () => [] },
       agents: { get: async () => ({ id: 'a', name: 'a', system_prompt: '', model, tools: [], provider, created_at: at, updated_at: at }) },
@@ -141,6 +141,16 @@ describe('agent_execution: which endpoint gets which API key', () => {
   it("sends an agent's api_key_secret, not the operator's key, to the operator's endpoint", async () => {
     expect(await runAgent({ kind: 'openai', api_key_secret: 'AUTHOR_KEY' }, { AUTHOR_KEY })).toMatchObject({ ok: true });
     expect(operator.authorizations).toEqual([`Bearer ${AUTHOR_KEY}`]);
+  });
+
+  it('never puts the key into the step error when the provider (or a proxy) echoes it back', async () => {
+    const echo = (key: string, status = 401): FakeReply[] => [{ status, body: { error: { message: `Incorrect API key provided: ${key}`, type: 'invalid_request_error' } } }];
+    const own = await runAgent({ kind: 'openai', base_url: author.baseUrl, api_key_secret: 'AUTHOR_KEY' }, { AUTHOR_KEY }, echo(AUTHOR_KEY));
+    expect(own).toMatchObject({ ok: false, retryable: false, error: { code: 'AGENT_ERROR', message: expect.stringMatching(/HTTP 401.*\[REDACTED\]/) } });
+    expect(JSON.stringify(own)).not.toContain(AUTHOR_KEY);
+    const operators = await runAgent({ kind: 'openai' }, {}, echo(OPERATOR_KEY, 500));
+    expect(operators).toMatchObject({ ok: false, retryable: true, error: { code: 'AGENT_ERROR', message: expect.stringContaining('[REDACTED]') } });
+    expect(JSON.stringify(operators)).not.toContain(OPERATOR_KEY);
   });
 
   it('fails with a terminal AGENT_ERROR, calling no endpoint, when api_key_secret names no secret', async () => {

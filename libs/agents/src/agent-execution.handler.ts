@@ -1,5 +1,6 @@
 import { toErrorBody, type IterationPath, type Scope, type StepTask, type StreamEvent } from '@jetflow/contracts';
 import type { HandlerOutcome, StepHandler } from '@jetflow/step-workers';
+import { redactSecrets } from '@jetflow/tools';
 import type { AgentView } from './agent-definition';
 import type { AgentTools } from './agent-tools';
 import { journalTurns } from './agent-journal';
@@ -64,7 +65,8 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
     if (typeof agentId !== 'string' || !agentId) return fail('AGENT_ERROR', 'agent_id must be a non-empty string', false);
     const maxIterations = positive(p['max_iterations'], DEFAULT_MAX_ITERATIONS);
     const timeoutSeconds = positive(p['timeout_seconds'], DEFAULT_TIMEOUT_SECONDS);
-    const deadline = AbortSignal.timeout(timeoutSeconds * 1000);
+    // Node timers hold at most 2^31-1 ms (≈ 24.8 days); a longer one would fire after 1 ms.
+    const deadline = AbortSignal.timeout(Math.min(timeoutSeconds * 1000, 2 ** 31 - 1));
     const signal = AbortSignal.any([ctx.signal, deadline]);
 
     let agent: AgentView;
@@ -99,13 +101,16 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
 
     const outbound: ModelOutbound = { policy: ctx.outbound ?? { allowPrivate: ctx.allowPrivateNetworks }, ...(ctx.tools?.resolver ? { resolver: ctx.tools.resolver } : {}) };
     const run = new AgentRun(task, agent, tools, registry, modelFor(agent, ctx.secrets, outbound), deps, clock, signal);
+    // The model's keys never go into a step error (StepFailed → log, SSE, GET /events), whatever
+    // the provider (or a proxy in front of it) echoes back.
+    const keys = [keyName !== undefined ? ctx.secrets[keyName] : undefined, deps.openai?.apiKey].filter((k): k is string => typeof k === 'string' && k.length > 0);
     try {
       return await run.execute(buildConversation(agent, task), earlier, maxIterations);
     } catch (err) {
       if (deadline.aborted) return fail('TIMEOUT', `agent step timed out after ${timeoutSeconds} s`, true);
-      if (err instanceof ModelCallError) return { ok: false, error: err.body, retryable: err.retryable, ...(err.retryAfterSeconds !== undefined ? { retry_after_seconds: err.retryAfterSeconds } : {}) };
+      if (err instanceof ModelCallError) return { ok: false, error: redactSecrets(err.body, keys), retryable: err.retryable, ...(err.retryAfterSeconds !== undefined ? { retry_after_seconds: err.retryAfterSeconds } : {}) };
       if (ctx.signal.aborted) return fail('AGENT_ERROR', 'worker stopping', true);
-      return { ok: false, error: toErrorBody(err, 'AGENT_ERROR'), retryable: true };
+      return { ok: false, error: redactSecrets(toErrorBody(err, 'AGENT_ERROR'), keys), retryable: true };
     }
   };
 }

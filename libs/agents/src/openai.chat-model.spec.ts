@@ -91,6 +91,22 @@ describe('OpenAiChatModel under the outbound guard (agent base_url)', () => {
     expect(llm.requestsFor('redirected')[0]).toMatchObject({ model: 'redirected', stream: true });
   });
 
+  it('redacts the API key (and other secret values given) from the error, also where the message is cut short', async () => {
+    const key = 'sk-live-4f9a2c7e1b';
+    // The key straddles the 300-character cut of the message: redacted first, no piece of it is left.
+    llm.script('leaky', [{ status: 401, body: { error: { message: `${'x'.repeat(276)} key ${key} tenant t-secret-9` } } }]);
+    for (const outbound of [allowPrivate, undefined]) {
+      const err = await failure(new OpenAiChatModel({ apiKey: key, baseURL: llm.baseUrl, secretValues: ['t-secret-9'], ...(outbound ? { outbound } : {}) }), 'leaky');
+      expect(err.body.code).toBe('AGENT_ERROR');
+      expect(err.body.message).toContain('[REDACTED]');
+      expect(err.body.message).not.toContain('sk-live');
+      expect(err.message).not.toContain('sk-live');
+    }
+    llm.script('leaky-short', [{ status: 403, body: { error: { message: `bad key ${key} for t-secret-9` } } }]);
+    const short = await failure(new OpenAiChatModel({ apiKey: key, baseURL: llm.baseUrl, secretValues: ['t-secret-9'], outbound: allowPrivate }), 'leaky-short');
+    expect(short.body.message).toMatch(/^model provider answered HTTP 403: .*bad key \[REDACTED\] for \[REDACTED\]$/);
+  });
+
   it('an aborted call is a retryable TIMEOUT, as without the guard', async () => {
     llm.script('stall', [{ stall: true }]);
     const abort = new AbortController();

@@ -1,5 +1,6 @@
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { redactSecrets } from '@jetflow/tools';
 import { ModelCallError, type ChatModel, type ChatRequest, type ChatTurnResult, type ModelToolCall, type Usage } from './chat-model';
 import { guardedFetch, ModelEndpointRefusedError, type ModelOutbound } from './guarded-fetch';
 
@@ -12,6 +13,8 @@ export interface OpenAiModelOptions {
    * as api_call does; a refused endpoint fails the call with a terminal TOOL_ERROR.
    */
   readonly outbound?: ModelOutbound;
+  /** Further secret values scrubbed from error messages (the API key always is). */
+  readonly secretValues?: readonly string[];
 }
 
 /**
@@ -23,7 +26,10 @@ export interface OpenAiModelOptions {
  */
 export class OpenAiChatModel implements ChatModel {
   private readonly client: OpenAI;
+  /** Never in an error: a provider (or a proxy) may echo the key it got ("invalid key sk-..."). */
+  private readonly secretValues: readonly string[];
   constructor(opts: OpenAiModelOptions) {
+    this.secretValues = [...(opts.apiKey ? [opts.apiKey] : []), ...(opts.secretValues ?? [])];
     this.client = new OpenAI({
       // Always given, so the package never falls back to process.env.OPENAI_API_KEY; without a key
       // the placeholder is never sent: the Authorization header is dropped below.
@@ -72,7 +78,7 @@ export class OpenAiChatModel implements ChatModel {
         }
       }
     } catch (err) {
-      throw classify(err);
+      throw classify(err, (text) => redactSecrets(text, this.secretValues));
     }
     const tool_calls: ModelToolCall[] = calls
       .filter((c) => c && c.name)
@@ -85,22 +91,29 @@ function toOpenAiTool(t: ChatRequest['tools'][number]): ChatCompletionTool {
   return { type: 'function', function: { name: t.name, description: t.description, parameters: t.input_schema as Record<string, unknown> } };
 }
 
-function classify(err: unknown): ModelCallError {
+/**
+ * One ModelCallError for a failed call. Text that comes from outside (the provider's error, a
+ * connection or stream error) goes through `scrub` first: a provider, or a proxy in front of it,
+ * may echo the key it got ("invalid key sk-..."), and the message becomes the step's error
+ * (StepFailed: the log, SSE, GET /events).
+ */
+function classify(err: unknown, scrub: (text: string) => string): ModelCallError {
   if (err instanceof ModelCallError) return err;
   const refused = refusalIn(err);
   // Same code and message as an api_call refusal; the detail says which URL it was.
   if (refused) return new ModelCallError({ code: refused.code, message: refused.message, details: [{ path: 'provider.base_url', message: "the agent's model endpoint" }] }, false);
   if (err instanceof APIUserAbortError) return new ModelCallError({ code: 'TIMEOUT', message: 'model call aborted' }, true);
-  if (err instanceof APIConnectionError) return new ModelCallError({ code: 'AGENT_ERROR', message: `model provider unreachable: ${err.message}` }, true);
+  if (err instanceof APIConnectionError) return new ModelCallError({ code: 'AGENT_ERROR', message: `model provider unreachable: ${scrub(err.message)}` }, true);
   if (err instanceof APIError && typeof err.status === 'number') {
-    const message = `model provider answered HTTP ${err.status}${err.message ? `: ${err.message}`.slice(0, 300) : ''}`;
+    // Scrubbed before it is cut short: a cut through a secret would leave a piece of it behind.
+    const message = `model provider answered HTTP ${err.status}${err.message ? `: ${scrub(err.message)}`.slice(0, 300) : ''}`;
     if (err.status === 429) return new ModelCallError({ code: 'RATE_LIMIT', message }, true, retryAfter(err.headers));
     if (err.status === 408 || err.status >= 500) return new ModelCallError({ code: 'AGENT_ERROR', message }, true, retryAfter(err.headers));
     return new ModelCallError({ code: 'AGENT_ERROR', message }, false);
   }
   if (err instanceof Error && err.name === 'AbortError') return new ModelCallError({ code: 'TIMEOUT', message: 'model call aborted' }, true);
   // A broken stream mid-response (socket reset, bad chunk) is a transient provider failure.
-  return new ModelCallError({ code: 'AGENT_ERROR', message: `model stream failed: ${err instanceof Error ? err.message : String(err)}` }, true);
+  return new ModelCallError({ code: 'AGENT_ERROR', message: `model stream failed: ${scrub(err instanceof Error ? err.message : String(err))}` }, true);
 }
 
 /** The guard's refusal, thrown by our fetch and wrapped by the client (as `cause`) or not. */

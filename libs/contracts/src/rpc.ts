@@ -40,7 +40,7 @@ export interface WorkflowsRpc {
   validate: { req: { scope: Scope; body: unknown }; res: { valid: true } };
   /**
    * Unscoped: the scope and current definition of a workflow, for callers that come from outside
-   * without scope headers (webhooks). Unknown id → NOT_FOUND; archived → CONFLICT.
+   * without scope headers (webhooks). Unknown id, or a workflow without a webhook trigger (archived or not) → NOT_FOUND; an archived webhook workflow → CONFLICT.
    */
   'hook-target': { req: { id: string }; res: HookTarget };
   /** Unscoped: every active workflow whose current version has a `schedule` trigger. */

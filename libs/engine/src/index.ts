@@ -7,3 +7,4 @@ export * from './execution/inline-steps';
 export * from './execution/execution.view';
 export * from './execution/execution.runner';
 export * from './validation/index';
+export { MAX_DURATION_SECONDS, MAX_DURATION_HOURS, MAX_RETRY_AFTER_SECONDS } from './execution/durations';

@@ -1,5 +1,5 @@
 import { stepKey } from '@jetflow/contracts';
-import { httpCall, redactSecrets, resolveSecrets, type OutboundPolicy } from '@jetflow/tools';
+import { httpCall, redactSecrets, resolveSecretSlots, resolveSecrets, type OutboundPolicy } from '@jetflow/tools';
 import type { StepHandler } from './step-handler';
 import { terminal } from './step-handler';
 
@@ -8,15 +8,19 @@ const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'];
 
 /**
  * `api_call`: one HTTP exchange under the outbound policy (see `@jetflow/tools` outbound guard).
- * Templates arrive resolved except `{{secrets.NAME}}`, resolved here for the names the definition
- * wrote; secret values are scrubbed from the output and errors. The same
+ * Templates arrive resolved except `{{secrets.NAME}}`, resolved here only in the definition's own
+ * strings (the task's `secret_slots`), so one smuggled in through run-time data stays inert text;
+ * secret values are scrubbed from the output and errors and, on a cross-origin redirect, every
+ * header carrying one is dropped. The same
  * `Idempotency-Key: <execution_id>:<step_id>` goes with every attempt. 408/429/5xx, network errors
  * and timeouts are retryable (429 with `Retry-After`), refusals and other statuses terminal.
  */
 export const apiCallHandler: StepHandler = async (task, ctx) => {
   let resolved;
   try {
-    resolved = resolveSecrets(task.parameters, ctx.secrets, task.secret_refs ?? []);
+    // Only where the definition wrote them (secret_slots); a task queued by an older engine has
+    // only the names (secret_refs), resolved in every string as that engine expected.
+    resolved = task.secret_slots ? resolveSecretSlots(task.parameters, ctx.secrets, task.secret_slots) : resolveSecrets(task.parameters, ctx.secrets, task.secret_refs ?? []);
   } catch (err) {
     return terminal('VALIDATION_ERROR', (err as Error).message);
   }
@@ -42,7 +46,7 @@ export const apiCallHandler: StepHandler = async (task, ctx) => {
 
   const policy: OutboundPolicy = ctx.outbound ?? { allowPrivate: ctx.allowPrivateNetworks };
   const outcome = await httpCall(
-    { url, method, headers, body, timeoutMs: timeoutSeconds * 1000, maxResponseBytes: ctx.maxResponseBytes, signal: ctx.signal },
+    { url, method, headers, body, timeoutMs: timeoutSeconds * 1000, maxResponseBytes: ctx.maxResponseBytes, signal: ctx.signal, secretValues: resolved.used },
     { policy, resolver: ctx.tools?.resolver },
     { expectStatus, secretValues: resolved.used, now: ctx.clock },
   );

@@ -18,4 +18,4 @@ export {
 } from './outbound-guard';
 export { sendOutbound, parseRetryAfter, isRetryableStatus, MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BYTES, type OutboundRequest, type OutboundResponse, type OutboundDeps } from './outbound-http';
 export { httpCall, type HttpCallOutcome, type HttpCallOptions } from './http-call';
-export { resolveSecrets, redactSecrets, secretNames, REDACTED, type WithSecrets } from './secrets';
+export { resolveSecrets, resolveSecretSlots, redactSecrets, secretNames, REDACTED, type WithSecrets } from './secrets';

@@ -1,9 +1,28 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
 
-const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+const OPTIONS: Options = { allErrors: true, strict: false, validateFormats: false };
+
+/**
+ * Checks schemas against the JSON Schema meta-schema and nothing else: it never compiles or stores a
+ * tool's schema, so it does not grow with the schemas it sees (exported for tests).
+ */
+export const schemaChecker = new Ajv(OPTIONS);
+
+/** Compiled argument validators by schema text (bounded LRU). */
 const cache = new Map<string, ValidateFunction>();
 const CACHE_LIMIT = 1_000;
+
+/**
+ * Compiles `schema` on an Ajv instance of its own, dropped with the validator: an instance keeps
+ * every schema it compiled (and its `$id`, refused the next time), so a shared one would grow with
+ * every tool saved, and two tools could not use the same `$id`. Same validation as `ajv.compile`:
+ * an invalid schema throws "schema is invalid: ...".
+ */
+function compileAlone(schema: Readonly<Record<string, unknown>>, checked = false): ValidateFunction {
+  if (!checked && !schemaChecker.validateSchema(schema)) throw new Error(`schema is invalid: ${schemaChecker.errorsText(schemaChecker.errors)}`);
+  return new Ajv({ ...OPTIONS, validateSchema: false, addUsedSchema: false }).compile(schema);
+}
 
 /** Problems with a tool's `input_schema` (empty when it is a valid JSON Schema for an object). */
 export function inputSchemaErrors(schema: unknown, path = 'input_schema'): ErrorDetail[] {
@@ -11,12 +30,12 @@ export function inputSchemaErrors(schema: unknown, path = 'input_schema'): Error
   const s = schema as Record<string, unknown>;
   const details: ErrorDetail[] = [];
   if (s['type'] !== 'object') details.push({ path: `${path}.type`, message: 'input_schema must describe an object ("type": "object"): tool arguments are objects' });
-  if (!ajv.validateSchema(s)) {
-    for (const e of ajv.errors ?? []) details.push({ path: `${path}${pointerToPath(e.instancePath)}`, message: e.message ?? 'invalid', code: e.keyword });
+  if (!schemaChecker.validateSchema(s)) {
+    for (const e of schemaChecker.errors ?? []) details.push({ path: `${path}${pointerToPath(e.instancePath)}`, message: e.message ?? 'invalid', code: e.keyword });
     return details;
   }
   try {
-    ajv.compile(s);
+    compileAlone(s, true);
   } catch (err) {
     details.push({ path, message: err instanceof Error ? err.message : String(err) });
   }
@@ -28,7 +47,7 @@ export function argumentErrors(schema: Readonly<Record<string, unknown>>, args: 
   const key = JSON.stringify(schema);
   let validate = cache.get(key);
   if (!validate) {
-    validate = ajv.compile(schema);
+    validate = compileAlone(schema);
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(key, validate);
   }

@@ -105,6 +105,42 @@ describe('sendOutbound', () => {
     ]);
   });
 
+  it('on a cross-origin redirect also drops api-key headers and every header carrying a secret value in use', async () => {
+    // A second server (another origin) records what follows the redirect.
+    const landed: IncomingMessage['headers'][] = [];
+    const other = createServer((req, res) => {
+      landed.push(req.headers);
+      req.resume();
+      res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
+    try {
+      const otherBase = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      handler = () => ({ status: 307, headers: { location: `${otherBase}/landed` } });
+      const headers = { 'X-Api-Key': 'k-1', 'api-key': 'k-2', 'x-custom': 'token=s3cr3t-v4lue', 'x-trace': 'plain', 'x-other': 'also s3cr3t-v4lue inside' };
+      const res = await sendOutbound({ url: `${base}/go`, method: 'GET', headers, timeoutMs: 5_000, secretValues: ['s3cr3t-v4lue', ''] }, deps);
+      expect(res).toMatchObject({ status: 200, url: `${otherBase}/landed` });
+      expect(seen[0]!.headers).toMatchObject({ 'x-api-key': 'k-1', 'api-key': 'k-2', 'x-custom': 'token=s3cr3t-v4lue' });
+      expect(landed).toHaveLength(1);
+      expect(landed[0]!['x-trace']).toBe('plain');
+      for (const h of ['x-api-key', 'api-key', 'x-custom', 'x-other']) expect(landed[0]![h]).toBeUndefined();
+    } finally {
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+
+  it('does not resend a body holding a secret to another origin (307), but does on the same origin', async () => {
+    handler = (req) => (req.url === '/a' ? { status: 307, headers: { location: `http://other.test:${port}/b` } } : req.url === '/c' ? { status: 308, headers: { location: '/d' } } : { status: 201, body: 'made' });
+    await expect(sendOutbound({ url: `http://api.test:${port}/a`, method: 'POST', headers: {}, body: '{"key":"s3cr3t"}', timeoutMs: 5_000, secretValues: ['s3cr3t'] }, deps)).rejects.toThrow(/would resend a request body that holds a secret/);
+    expect(seen.map((s) => s.url)).toEqual(['/a']);
+    const res = await sendOutbound({ url: `http://api.test:${port}/c`, method: 'POST', headers: {}, body: '{"key":"s3cr3t"}', timeoutMs: 5_000, secretValues: ['s3cr3t'] }, deps);
+    expect(res.status).toBe(201);
+    expect(seen.slice(1).map((s) => [s.url, s.body])).toEqual([
+      ['/c', '{"key":"s3cr3t"}'],
+      ['/d', '{"key":"s3cr3t"}'],
+    ]);
+  });
+
   it('307 keeps the method and body', async () => {
     handler = (req) => (req.url === '/a' ? { status: 307, headers: { location: '/b' } } : { status: 201, body: 'made' });
     await sendOutbound({ url: `${base}/a`, method: 'PUT', headers: {}, body: 'x=1', timeoutMs: 5_000 }, deps);

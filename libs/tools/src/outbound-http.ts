@@ -15,6 +15,11 @@ export interface OutboundRequest {
   readonly timeoutMs: number;
   readonly maxResponseBytes?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The resolved secret values this request carries: on a redirect to another origin, every header
+   * whose value contains one is dropped (besides the credential headers, always dropped then).
+   */
+  readonly secretValues?: readonly string[];
 }
 
 export interface OutboundResponse {
@@ -31,17 +36,28 @@ export interface OutboundDeps {
   readonly resolver?: HostResolver;
 }
 
-/** Headers that must not follow a redirect to another origin. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'];
+/** Longest delay a Node timer can hold. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Headers that must not follow a redirect to another origin (the agents' guarded fetch drops the same). */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization', 'api-key', 'x-api-key'];
+
+/** The headers that may follow a redirect to another origin: no credential header, none carrying a secret value. */
+function crossOriginHeaders(h: Record<string, string>, secretValues: readonly string[]): Record<string, string> {
+  const needles = secretValues.filter((v) => v.length > 0);
+  return Object.fromEntries(Object.entries(h).filter(([k, v]) => !CREDENTIAL_HEADERS.includes(k.toLowerCase()) && !needles.some((n) => v.includes(n))));
+}
 
 /**
  * One HTTP exchange under the outbound policy: every hop (redirects followed here, at most 5) is
  * checked and resolved by {@link checkOutboundUrl} and the socket connects to the checked address
- * (the host name is kept for Host and TLS). The body is read up to `maxResponseBytes`.
+ * (the host name is kept for Host and TLS). On a hop to another origin the credential headers and
+ * every header carrying one of `secretValues` are dropped. The body is read up to `maxResponseBytes`.
  * Throws `OutboundRefusedError` (TOOL_ERROR), `JetflowError('TIMEOUT')` or a network `Error`.
  */
 export async function sendOutbound(req: OutboundRequest, deps: OutboundDeps): Promise<OutboundResponse> {
-  const timeout = AbortSignal.timeout(req.timeoutMs);
+  // Node timers hold at most 2^31-1 ms (≈ 24.8 days); a longer one would fire after 1 ms.
+  const timeout = AbortSignal.timeout(Math.min(req.timeoutMs, MAX_TIMER_MS));
   const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
   let url = req.url;
   let method = req.method.toUpperCase();
@@ -56,12 +72,17 @@ export async function sendOutbound(req: OutboundRequest, deps: OutboundDeps): Pr
         res.resume();
         if (hop >= MAX_REDIRECTS) throw new JetflowError('TOOL_ERROR', `too many redirects (more than ${MAX_REDIRECTS})`);
         const next = new URL(location, target.url);
-        if (next.origin !== target.url.origin) headers = withoutKeys(headers, CREDENTIAL_HEADERS);
+        if (next.origin !== target.url.origin) headers = crossOriginHeaders(headers, req.secretValues ?? []);
         // 303 always, 301/302 for non-GET (what browsers do) continue as a GET without body.
         if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method !== 'GET' && method !== 'HEAD')) {
           method = 'GET';
           body = undefined;
           headers = withoutKeys(headers, ['content-type', 'content-length']);
+        }
+        // 307/308 resend the body: never to another origin when it holds a secret.
+        const secrets = (req.secretValues ?? []).filter((v) => v.length > 0);
+        if (next.origin !== target.url.origin && body !== undefined && secrets.some((v) => body!.includes(v))) {
+          throw new JetflowError('TOOL_ERROR', `not following a redirect to another origin (${next.origin}): it would resend a request body that holds a secret`);
         }
         url = next.toString();
         continue;

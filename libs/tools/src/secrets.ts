@@ -1,4 +1,4 @@
-import { JetflowError } from '@jetflow/contracts';
+import { JetflowError, type SecretSlot } from '@jetflow/contracts';
 import { scanTemplates } from '@jetflow/expressions';
 
 export const REDACTED = '[REDACTED]';
@@ -31,28 +31,89 @@ export function resolveSecrets<T>(value: T, secrets: Readonly<Record<string, str
     if (!isPlainObject(v)) return v;
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visit(x, depth + 1)]));
   };
-  const resolveString = (text: string): string => {
-    const { parts } = scanTemplates(text);
-    if (!parts.some((p) => p.kind === 'template' && p.segments[0] === 'secrets')) return text;
-    let out = '';
-    for (const part of parts) {
-      if (part.kind === 'text') out += part.text;
-      else if (part.segments[0] !== 'secrets' || part.segments.length !== 2) out += part.raw;
-      else {
-        const name = part.segments[1]!;
-        if (allowed !== 'all' && !allowed.includes(name)) {
-          out += part.raw;
-          continue;
-        }
-        const secret = Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined;
-        if (secret === undefined) throw new JetflowError('VALIDATION_ERROR', `unknown secret ${name} (define it in SECRETS)`);
-        used.add(secret);
-        out += secret;
-      }
-    }
-    return out;
-  };
+  const resolveString = (text: string): string => resolveNames(text, secrets, allowed, used);
   return { value: visit(value, 0) as T, used: [...used] };
+}
+
+/**
+ * Resolves `{{secrets.NAME}}` only where the step's definition wrote it: in the strings at the
+ * slots' paths, only the slots' names and, when a slot carries spans, only the templates at those
+ * offsets. A secret template anywhere else (brought in by run-time data) stays inert text.
+ * A slot name that is not in `secrets` is a VALIDATION_ERROR.
+ */
+export function resolveSecretSlots<T>(value: T, secrets: Readonly<Record<string, string>>, slots: readonly SecretSlot[]): WithSecrets<T> {
+  const used = new Set<string>();
+  let root: unknown = value;
+  for (const slot of slots) {
+    if (!Array.isArray(slot.path) || !Array.isArray(slot.names)) continue;
+    root = replaceAt(root, slot.path, 0, (text) => (slot.spans ? resolveSpans(text, slot, secrets, used) : resolveNames(text, secrets, slot.names, used)));
+  }
+  return { value: root as T, used: [...used] };
+}
+
+function secretValue(secrets: Readonly<Record<string, string>>, name: string): string {
+  const secret = Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined;
+  if (secret === undefined) throw new JetflowError('VALIDATION_ERROR', `unknown secret ${name} (define it in SECRETS)`);
+  return secret;
+}
+
+/** Every `{{secrets.NAME}}` of the string whose name is allowed. */
+function resolveNames(text: string, secrets: Readonly<Record<string, string>>, allowed: readonly string[] | 'all', used: Set<string>): string {
+  const { parts } = scanTemplates(text);
+  if (!parts.some((p) => p.kind === 'template' && p.segments[0] === 'secrets')) return text;
+  let out = '';
+  for (const part of parts) {
+    if (part.kind === 'text') out += part.text;
+    else if (part.segments[0] !== 'secrets' || part.segments.length !== 2) out += part.raw;
+    else {
+      const name = part.segments[1]!;
+      if (allowed !== 'all' && !allowed.includes(name)) {
+        out += part.raw;
+        continue;
+      }
+      const secret = secretValue(secrets, name);
+      used.add(secret);
+      out += secret;
+    }
+  }
+  return out;
+}
+
+/** Only the templates at the slot's offsets (each must be exactly one `{{secrets.NAME}}` of its names). */
+function resolveSpans(text: string, slot: SecretSlot, secrets: Readonly<Record<string, string>>, used: Set<string>): string {
+  let out = '';
+  let at = 0;
+  for (const span of slot.spans ?? []) {
+    const [start, end] = Array.isArray(span) ? span : [NaN, NaN];
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < at || end <= start || end > text.length) continue;
+    const raw = text.slice(start, end);
+    const { parts } = scanTemplates(raw);
+    const part = parts.length === 1 ? parts[0]! : undefined;
+    if (!part || part.kind !== 'template' || part.raw !== raw || part.segments[0] !== 'secrets' || part.segments.length !== 2) continue;
+    const name = part.segments[1]!;
+    if (!slot.names.includes(name)) continue;
+    const secret = secretValue(secrets, name);
+    used.add(secret);
+    out += text.slice(at, start) + secret;
+    at = end;
+  }
+  return out + text.slice(at);
+}
+
+/** `value` with the string at `path` replaced by `fn(string)`, copied along the path (never mutated). */
+function replaceAt(value: unknown, path: readonly (string | number)[], i: number, fn: (text: string) => string): unknown {
+  if (i === path.length) return typeof value === 'string' ? fn(value) : value;
+  if (i >= MAX_DEPTH) return value;
+  const key = path[i];
+  if (Array.isArray(value)) {
+    if (typeof key !== 'number' || !Number.isInteger(key) || key < 0 || key >= value.length) return value;
+    const copy = value.slice();
+    copy[key] = replaceAt(value[key], path, i + 1, fn);
+    return copy;
+  }
+  if (!isPlainObject(value) || typeof key !== 'string' || !Object.prototype.hasOwnProperty.call(value, key)) return value;
+  // fromEntries defines own properties, so a "__proto__" key stays data.
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, k === key ? replaceAt(v, path, i + 1, fn) : v]));
 }
 
 /** Secret names referenced by `{{secrets.NAME}}` templates anywhere in a value. */

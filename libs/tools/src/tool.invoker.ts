@@ -78,7 +78,7 @@ async function callEndpoint(deps: ToolsDeps, tool: ToolView, args: Record<string
     headers['content-type'] = 'application/json';
   }
   const res = await httpCall(
-    { url, method: endpoint.method, headers, body, timeoutMs: ctx.timeoutMs ?? 30_000, maxResponseBytes: deps.maxResponseBytes, signal: ctx.signal },
+    { url, method: endpoint.method, headers, body, timeoutMs: ctx.timeoutMs ?? 30_000, maxResponseBytes: deps.maxResponseBytes, signal: ctx.signal, secretValues: used },
     { policy: deps.outbound, resolver: deps.resolver },
     { secretValues: used, now: deps.clock },
   );

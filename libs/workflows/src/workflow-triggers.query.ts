@@ -22,12 +22,16 @@ const SELECT = `SELECT w.id, w.organization_id, w.project_id, w.status, v.versio
 export class WorkflowTriggersQuery {
   constructor(private readonly dataSource: DataSource) {}
 
-  /** The scope and current definition of a workflow. Unknown → NOT_FOUND, archived → CONFLICT. */
+  /**
+   * The scope and current definition of a webhook-triggered workflow. Anything else (unknown id,
+   * a workflow whose trigger is not a webhook, archived or not) → NOT_FOUND, so an outsider learns
+   * nothing about other workflows; only an archived webhook workflow → CONFLICT.
+   */
   async hookTarget(id: string): Promise<HookTarget> {
     if (!isUuid(id)) throw notFound();
     const rows: TriggerRow[] = await this.dataSource.query(`${SELECT} WHERE w.id = $1`, [id]);
     const row = rows[0];
-    if (!row) throw notFound();
+    if (!row || !isWebhookWorkflow(row.definition)) throw notFound();
     if (row.status === 'archived') throw new JetflowError('CONFLICT', 'workflow is archived');
     return { workflow_id: row.id, scope: { organization_id: row.organization_id, project_id: row.project_id }, version: row.version, definition: row.definition };
   }
@@ -54,6 +58,11 @@ export class WorkflowTriggersQuery {
     }
     return { items };
   }
+}
+
+function isWebhookWorkflow(definition: WorkflowDefinition | null | undefined): boolean {
+  const trigger = definition?.steps?.find((s) => s.step_type === 'trigger');
+  return trigger?.parameters?.['kind'] === 'webhook';
 }
 
 function notFound(): JetflowError {

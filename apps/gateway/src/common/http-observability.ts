@@ -5,9 +5,29 @@ import type { HttpMetrics } from '../metrics/http-metrics';
 const START = Symbol('jetflowStart');
 type TimedRequest = FastifyRequest & { [START]?: bigint };
 
-/** The URL without secrets: `access_token` never reaches a log line. */
+/**
+ * The URL without secrets: the value of `access_token` never reaches a log line, however the key
+ * is spelt (any case, percent-encoded as in `access%5Ftoken`, which the query parser decodes and
+ * the auth then accepts). The whole value goes, up to the next `&`.
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const pairs = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      const key = pair.slice(0, eq);
+      return looseDecode(key).toLowerCase() === 'access_token' ? `${key}=[redacted]` : pair;
+    });
+  return `${url.slice(0, q + 1)}${pairs.join('&')}`;
+}
+
+/** Percent escapes and `+` decoded one byte at a time (never throws on malformed input). */
+function looseDecode(s: string): string {
+  return s.replace(/\+/g, ' ').replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /**

@@ -24,6 +24,7 @@ export class HooksController {
     @Headers(SIGNATURE_HEADER) signature: string | undefined,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
   ) {
+    // NOT_FOUND for anything but a webhook workflow (archived or not); CONFLICT for an archived one.
     const target = await this.services.workflows('hook-target', { id: workflowId });
     const trigger = target.definition.steps.find((s) => s.step_type === 'trigger');
     // Not a webhook workflow: answered like an unknown id, so outsiders learn nothing about it.

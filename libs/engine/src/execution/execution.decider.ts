@@ -10,7 +10,8 @@ import {
   type FireTimer,
   type StartExecution,
 } from '@jetflow/contracts';
-import { addSeconds, Decision, iter } from './execution.decision';
+import { Decision, iter } from './execution.decision';
+import { addSeconds, readSeconds } from './durations';
 import { advance } from './execution.planner';
 import { cloneState, isTerminal, type ExecutionState } from './execution.state';
 
@@ -60,7 +61,13 @@ function start(d: Decision, cmd: StartExecution): ExecutionEvent[] {
   d.emit({ type: 'ExecutionStarted', ...rest, at: now });
   const timeout = cmd.definition.timeout_seconds;
   if (timeout) {
-    d.emit({ type: 'TimerScheduled', timer_id: 'workflow_timeout', purpose: 'workflow_timeout', fire_at: addSeconds(now, timeout), at: now });
+    const checked = readSeconds(timeout, 'workflow timeout_seconds');
+    if (!checked.ok) {
+      // A definition stored before the validator's cap: the run fails instead of the start throwing.
+      d.endRun('failed', { code: 'VALIDATION_ERROR', message: checked.reason });
+      return d.events;
+    }
+    d.emit({ type: 'TimerScheduled', timer_id: 'workflow_timeout', purpose: 'workflow_timeout', fire_at: addSeconds(now, checked.seconds), at: now });
   }
   d.startStep(d.ws.graph.trigger, [], 1);
   advance(d);

@@ -1,5 +1,6 @@
 import { stepKey, type ErrorBody, type ExecutionEvent, type IterationPath } from '@jetflow/contracts';
 import { resolveTemplates } from '@jetflow/expressions';
+import { addSeconds, isoOf, MAX_DURATION_HOURS, MAX_DURATION_SECONDS, MAX_RETRY_AFTER_SECONDS, parseIsoDate, readSeconds } from './durations';
 import { attemptKey, evolve, isTerminal, RESOLVED, type ExecutionState, type StepRun } from './execution.state';
 import { stepKind } from './step-kinds';
 import { templateScope } from './template-scope';
@@ -37,7 +38,18 @@ export class Decision {
   failAttempt(run: StepRun, error: ErrorBody, retryable: boolean, rand: number, retryAfter?: number): void {
     const step = this.ws.graph.steps.get(run.step_id)!;
     const maxAttempts = step.retry?.max_attempts ?? 1;
-    const willRetry = retryable && run.attempt < maxAttempts;
+    let willRetry = retryable && run.attempt < maxAttempts;
+    let retrySeconds = 0;
+    if (willRetry) {
+      const delay = retryDelay(step.retry, run.attempt, rand, retryAfter);
+      if (delay.ok) retrySeconds = delay.seconds;
+      else {
+        // A retry policy no timer can represent (a definition stored before the validator's cap):
+        // the step fails for good, saying why, with the attempt's own error as the detail.
+        willRetry = false;
+        error = { code: 'VALIDATION_ERROR', message: `cannot schedule a retry: ${delay.reason}`, details: [{ code: error.code, message: error.message }] };
+      }
+    }
     this.emit({
       type: 'StepFailed',
       step_id: run.step_id,
@@ -49,16 +61,11 @@ export class Decision {
       at: this.now,
     });
     if (willRetry) {
-      const base = step.retry?.backoff_seconds ?? DEFAULT_BACKOFF_SECONDS;
-      const cap = step.retry?.max_backoff_seconds ?? Number.POSITIVE_INFINITY;
-      const exp = Math.min(cap, base * 2 ** (run.attempt - 1));
-      // Jitter in [50%, 100%] of the exponential delay; a server's Retry-After wins when longer.
-      const seconds = Math.max(exp * (0.5 + rand / 2), retryAfter ?? 0);
       this.emit({
         type: 'TimerScheduled',
         timer_id: `retry:${attemptKey(run)}:${run.attempt}`,
         purpose: 'retry',
-        fire_at: addSeconds(this.now, seconds),
+        fire_at: addSeconds(this.now, retrySeconds),
         step_id: run.step_id,
         ...iter(run.iteration),
         attempt: run.attempt,
@@ -152,15 +159,24 @@ export class Decision {
       return;
     }
     this.emit({ type: 'StepStarted', step_type: step.step_type, ...base });
+    // The run just started (for a chat turn: the same record, running again).
+    const started = (): StepRun => this.ws.steps.get(stepKey(stepId, iteration))!;
     if (step.step_type === 'delay') {
-      const p = step.parameters;
-      const fireAt = typeof p['until'] === 'string' ? new Date(Date.parse(p['until'])).toISOString() : addSeconds(this.now, Number(p['seconds'] ?? 0));
-      this.emit({ type: 'TimerScheduled', timer_id: `delay:${key}:${attempt}`, purpose: 'delay', fire_at: fireAt, step_id: stepId, ...iter(iteration), attempt, at: this.now });
+      const fireAt = this.delayFireAt(step.parameters, stepId, iteration);
+      if (!fireAt.ok) {
+        this.failAttempt(started(), { code: 'VALIDATION_ERROR', message: fireAt.reason }, false, 0);
+        return;
+      }
+      this.emit({ type: 'TimerScheduled', timer_id: `delay:${key}:${attempt}`, purpose: 'delay', fire_at: fireAt.at, step_id: stepId, ...iter(iteration), attempt, at: this.now });
       return;
     }
     if (step.step_type === 'human_approval') {
       const p = step.parameters;
       const hours = typeof p['timeout_hours'] === 'number' && p['timeout_hours'] > 0 ? p['timeout_hours'] : undefined;
+      if (hours !== undefined && !(hours <= MAX_DURATION_HOURS)) {
+        this.failAttempt(started(), { code: 'VALIDATION_ERROR', message: `timeout_hours must be at most ${MAX_DURATION_HOURS} (366 days), got ${hours}` }, false, 0);
+        return;
+      }
       const expiresAt = hours ? addSeconds(this.now, hours * 3600) : null;
       const message = p['message'] === undefined ? null : resolveTemplates(p['message'], templateScope(this.ws, stepId, iteration));
       const approvers = Array.isArray(p['approvers']) ? p['approvers'].filter((a): a is string => typeof a === 'string') : [];
@@ -180,11 +196,17 @@ export class Decision {
     }
     const timeout = step.timeout_seconds ?? (step.step_type === 'agent_execution' ? numberOr(step.parameters['timeout_seconds'], 300) : undefined);
     if (timeout && stepKind(step.step_type) === 'worker') {
+      const checked = readSeconds(timeout, 'timeout_seconds');
+      if (!checked.ok) {
+        // Failed before any task goes out: the host dispatches tasks of running steps only.
+        this.failAttempt(started(), { code: 'VALIDATION_ERROR', message: checked.reason }, false, 0);
+        return;
+      }
       this.emit({
         type: 'TimerScheduled',
         timer_id: `step_timeout:${key}:${attempt}`,
         purpose: 'step_timeout',
-        fire_at: addSeconds(this.now, timeout),
+        fire_at: addSeconds(this.now, checked.seconds),
         step_id: stepId,
         ...iter(iteration),
         attempt,
@@ -192,6 +214,30 @@ export class Decision {
         at: this.now,
       });
     }
+  }
+
+  /**
+   * When a delay step instance is due: `until` (an ISO 8601 date-time; one in the past is due at
+   * once) or now + `seconds` (a number or numeric string), templates resolved with the instance's
+   * scope. Anything else, a negative duration, or a time beyond `MAX_DURATION_SECONDS` from now is
+   * the reason the step fails.
+   */
+  private delayFireAt(p: Readonly<Record<string, unknown>>, stepId: string, iteration: IterationPath): { ok: true; at: string } | { ok: false; reason: string } {
+    const given = (k: string): boolean => Object.prototype.hasOwnProperty.call(p, k) && p[k] !== undefined && p[k] !== null;
+    // Validated definitions hold exactly one of the two; a delay with neither waits 0 s as before.
+    if (!given('until') && !given('seconds')) return { ok: true, at: addSeconds(this.now, 0) };
+    const scope = templateScope(this.ws, stepId, iteration);
+    if (given('until')) {
+      const until = resolveTemplates(p['until'], scope);
+      const ms = parseIsoDate(until);
+      if (ms === undefined) return { ok: false, reason: `delay until must be an ISO 8601 date-time such as "2030-01-15T10:00:00Z", got ${show(until)}` };
+      if (ms - Date.parse(this.now) > MAX_DURATION_SECONDS * 1000) {
+        return { ok: false, reason: `delay until ${show(until)} is more than ${MAX_DURATION_SECONDS} seconds (366 days) away` };
+      }
+      return { ok: true, at: isoOf(ms) };
+    }
+    const checked = readSeconds(resolveTemplates(p['seconds'], scope), 'delay seconds');
+    return checked.ok ? { ok: true, at: addSeconds(this.now, checked.seconds) } : { ok: false, reason: checked.reason };
   }
 
   elapsed(from: string | null): number {
@@ -209,6 +255,39 @@ export function numberOr(v: unknown, fallback: number): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : fallback;
 }
 
-export function addSeconds(iso: string, seconds: number): string {
-  return new Date(Date.parse(iso) + Math.round(seconds * 1000)).toISOString();
+/**
+ * Seconds until a failed attempt's retry: the policy's exponential backoff (capped by its
+ * `max_backoff_seconds` and by `MAX_DURATION_SECONDS`) with jitter in [50%, 100%]; a server's
+ * Retry-After (clamped to `MAX_RETRY_AFTER_SECONDS`) wins when longer. Not ok when the policy
+ * itself holds a value no timer can represent.
+ */
+export function retryDelay(
+  policy: { readonly backoff_seconds?: number; readonly max_backoff_seconds?: number } | undefined,
+  attempt: number,
+  rand: number,
+  retryAfter?: number,
+): { ok: true; seconds: number } | { ok: false; reason: string } {
+  const base = readSeconds(policy?.backoff_seconds ?? DEFAULT_BACKOFF_SECONDS, 'retry.backoff_seconds');
+  if (!base.ok) return base;
+  let cap = MAX_DURATION_SECONDS;
+  if (policy?.max_backoff_seconds !== undefined) {
+    const max = readSeconds(policy.max_backoff_seconds, 'retry.max_backoff_seconds');
+    if (!max.ok) return max;
+    cap = max.seconds;
+  }
+  const exp = Math.min(cap, base.seconds * 2 ** Math.max(0, attempt - 1));
+  const jitter = 0.5 + (Number.isFinite(rand) ? Math.min(1, Math.max(0, rand)) : 0.5) / 2;
+  return { ok: true, seconds: Math.max(exp * jitter, clampRetryAfter(retryAfter)) };
+}
+
+/** A server's retry hint in [0, MAX_RETRY_AFTER_SECONDS]; no hint, NaN or a negative one is 0. */
+export function clampRetryAfter(seconds: number | undefined): number {
+  if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds <= 0) return 0;
+  return Math.min(seconds, MAX_RETRY_AFTER_SECONDS);
+}
+
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (value === null || value === undefined || typeof value !== 'object') return String(value ?? null);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }

@@ -1,5 +1,5 @@
-import { stepKey, toErrorBody, type ErrorBody, type ExecutionEvent, type StepStarted, type StepTask } from '@jetflow/contracts';
-import { evaluateCondition, evaluateJsonata, parsePath, resolveTemplates, templatePaths } from '@jetflow/expressions';
+import { stepKey, toErrorBody, type ErrorBody, type ExecutionEvent, type SecretSlot, type StepStarted, type StepTask } from '@jetflow/contracts';
+import { evaluateCondition, evaluateJsonata, parsePath, resolvePath, resolveTemplates, scanTemplates, stringifyValue, templatePaths, type TemplateScope } from '@jetflow/expressions';
 import { attemptKey, type ExecutionState, type StepRun } from './execution.state';
 import { stepKind } from './step-kinds';
 import { templateScope } from './template-scope';
@@ -49,21 +49,73 @@ export async function runInlineStep(state: ExecutionState, started: StepStarted)
 export function buildStepTask(state: ExecutionState, run: StepRun): StepTask {
   const step = state.graph.steps.get(run.step_id)!;
   const scope = templateScope(state, run.step_id, run.iteration);
+  const parameters = resolveTemplates(step.parameters, scope, { keepRoots: ['secrets'] }) as Record<string, unknown>;
+  const slots = secretSlots(step.parameters, parameters, scope);
   return {
     execution_id: state.execution_id,
     step_id: run.step_id,
     ...(run.iteration.length ? { iteration: run.iteration } : {}),
     attempt: run.attempt,
     step_type: step.step_type,
-    parameters: resolveTemplates(step.parameters, scope, { keepRoots: ['secrets'] }) as Record<string, unknown>,
+    parameters,
     scope: state.scope,
     input: state.input,
     idempotency_key: `${state.execution_id}:${attemptKey(run)}:${run.attempt}`,
     ...(run.chat_turn ? { chat_turn: run.chat_turn } : {}),
     ...(run.chat?.length ? { chat: run.chat } : {}),
     ...(step.timeout_seconds ? { timeout_seconds: step.timeout_seconds } : {}),
+    ...(slots.length ? { secret_slots: slots } : {}),
     ...secretRefs(step.parameters),
   };
+}
+
+/** Same bound as `resolveTemplates`: deeper values are left as they are. */
+const MAX_DEPTH = 100;
+
+/**
+ * Where the definition wrote `{{secrets.NAME}}`: for each definition string holding secret
+ * templates, its path (data templates never move a definition string), its names, and where those
+ * templates sit in the resolved string. The worker resolves secrets there and nowhere else, so a
+ * secret template brought in by run-time data stays inert text.
+ */
+function secretSlots(definition: unknown, resolved: unknown, scope: TemplateScope): SecretSlot[] {
+  const slots: SecretSlot[] = [];
+  const visit = (def: unknown, res: unknown, path: (string | number)[], depth: number): void => {
+    if (typeof def === 'string') {
+      const slot = secretSlot(def, res, scope, path);
+      if (slot) slots.push(slot);
+      return;
+    }
+    if (depth >= MAX_DEPTH || def === null || typeof def !== 'object') return;
+    if (Array.isArray(def)) {
+      def.forEach((v, i) => visit(v, Array.isArray(res) ? res[i] : undefined, [...path, i], depth + 1));
+      return;
+    }
+    const resObj = res !== null && typeof res === 'object' && !Array.isArray(res) ? (res as Record<string, unknown>) : undefined;
+    for (const [k, v] of Object.entries(def)) visit(v, resObj && Object.prototype.hasOwnProperty.call(resObj, k) ? resObj[k] : undefined, [...path, k], depth + 1);
+  };
+  visit(definition, resolved, [], 0);
+  return slots;
+}
+
+function secretSlot(text: string, resolved: unknown, scope: TemplateScope, path: (string | number)[]): SecretSlot | undefined {
+  const { parts } = scanTemplates(text);
+  const names = new Set<string>();
+  for (const p of parts) if (p.kind === 'template' && p.segments[0] === 'secrets' && p.segments.length === 2) names.add(p.segments[1]!);
+  if (!names.size) return undefined;
+  // The string as resolveTemplates builds it (secret templates kept verbatim), noting where each
+  // of the definition's secret templates lands.
+  let out = '';
+  const spans: [number, number][] = [];
+  for (const part of parts) {
+    if (part.kind === 'text') out += part.text;
+    else if (part.segments[0] === 'secrets') {
+      if (part.segments.length === 2) spans.push([out.length, out.length + part.raw.length]);
+      out += part.raw;
+    } else out += stringifyValue(resolvePath(scope, part.path));
+  }
+  // Offsets only when they match the task's string; else the worker resolves the names in it.
+  return { path, names: [...names], ...(out === resolved ? { spans } : {}) };
 }
 
 /** `{{secrets.NAME}}` names written in the definition (not in data), for the worker to resolve. */

@@ -61,10 +61,12 @@ export class ParameterReader {
     if (!isInteger(v) || v < min) this.invalid(key, `${key} must be an integer >= ${min}, got ${show(v)}`);
   }
 
-  positive(key: string): void {
+  /** A number > 0 and, when `max` is given, at most `max` (`unit` names it in the message). */
+  positive(key: string, max?: number, unit = ''): void {
     const v = this.get(key);
     if (v === undefined || v === null) return;
     if (!isFiniteNumber(v) || v <= 0) this.invalid(key, `${key} must be a number > 0, got ${show(v)}`);
+    else if (max !== undefined && v > max) this.invalid(key, `${key} must be at most ${max}${unit}, got ${show(v)}`);
   }
 
   boolean(key: string): void {

@@ -2,10 +2,11 @@ import type { StepType } from '@jetflow/contracts';
 import { TRIGGER_KINDS } from '@jetflow/contracts';
 import { CronPattern } from 'croner';
 import { conditionErrors, jsonataErrors } from '@jetflow/expressions';
+import { MAX_DURATION_HOURS, MAX_DURATION_SECONDS, MAX_DURATION_TEXT, parseIsoDate, readSeconds } from '../execution/durations';
 import { hasTemplate, isWholeTemplate, ParameterReader } from './parameter.checks';
 import type { StepDraft } from './step-draft';
 import type { ValidationIssues } from './validation-issues';
-import { isFiniteNumber, isInteger, isRecord, show, typeName } from './value.checks';
+import { isInteger, isRecord, show, typeName } from './value.checks';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
 
@@ -15,12 +16,15 @@ export const EXPRESSION_PARAMETERS: Partial<Record<StepType, readonly string[]>>
   data_transform: ['expression'],
 };
 
+/** Unit of a seconds cap in messages. */
+const SECONDS = ' seconds (366 days)';
+
 const RULES: Record<StepType, (p: ParameterReader) => void> = {
   trigger,
   agent_execution(p) {
     p.string('agent_id', true);
     p.integer('max_iterations', 1);
-    p.positive('timeout_seconds');
+    p.positive('timeout_seconds', MAX_DURATION_SECONDS, SECONDS);
     p.string('message');
   },
   condition(p) {
@@ -35,7 +39,7 @@ const RULES: Record<StepType, (p: ParameterReader) => void> = {
   },
   human_approval(p) {
     p.stringArray('approvers');
-    p.positive('timeout_hours');
+    p.positive('timeout_hours', MAX_DURATION_HOURS, ' (366 days)');
     p.string('message');
   },
   tool_call(p) {
@@ -53,10 +57,13 @@ const RULES: Record<StepType, (p: ParameterReader) => void> = {
   delay(p) {
     const which = p.exactlyOne('seconds', 'until');
     const v = which && p.get(which);
-    if (which === 'seconds' && !isWholeTemplate(v) && (!isFiniteNumber(v) || v < 0)) {
-      p.invalid('seconds', `seconds must be a number >= 0, got ${show(v)}`);
+    // Templates are resolved when the step starts; the engine checks the value then (a bad one
+    // fails the step with VALIDATION_ERROR).
+    if (which === 'seconds' && !(typeof v === 'string' && hasTemplate(v))) {
+      const seconds = readSeconds(v, 'seconds');
+      if (!seconds.ok) p.invalid('seconds', `seconds must be a number from 0 to ${MAX_DURATION_TEXT} or a template, got ${show(v)}`);
     }
-    if (which === 'until' && !(typeof v === 'string' && (hasTemplate(v) || isIsoDate(v)))) {
+    if (which === 'until' && !(typeof v === 'string' && (hasTemplate(v) || parseIsoDate(v) !== undefined))) {
       p.invalid('until', `until must be an ISO 8601 date-time such as "2030-01-15T10:00:00Z", got ${show(v)}`);
     }
   },
@@ -116,7 +123,7 @@ function api_call(p: ParameterReader): void {
       }
     }
   }
-  p.positive('timeout_seconds');
+  p.positive('timeout_seconds', MAX_DURATION_SECONDS, SECONDS);
   const expect = p.get('expect_status');
   const isStatus = (v: unknown): boolean => isInteger(v) && v >= 100 && v <= 599;
   if (expect !== undefined && expect !== null && !isStatus(expect) && !(Array.isArray(expect) && expect.length > 0 && expect.every(isStatus))) {
@@ -140,10 +147,4 @@ function isHttpUrl(value: string): boolean {
   } catch {
     return false;
   }
-}
-
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
-
-function isIsoDate(value: string): boolean {
-  return ISO_DATE.test(value) && !Number.isNaN(Date.parse(value));
 }

@@ -1,4 +1,5 @@
 import { STEP_TYPES, type RetryPolicy, type StepType } from '@jetflow/contracts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../execution/durations';
 import type { StepDraft } from './step-draft';
 import { joinPath, type ValidationIssues } from './validation-issues';
 import { has, isFiniteNumber, isInteger, isRecord, own, show, typeName } from './value.checks';
@@ -130,6 +131,8 @@ function retryPolicy(raw: Record<string, unknown>, step: StepRef): RetryPolicy |
     const v = own(value, key);
     if (v !== undefined && (!isFiniteNumber(v) || v < 0)) {
       step.issues.add('INVALID_FIELD', `${at}.${key}`, `retry.${key} must be a number >= 0, got ${show(v)}`, step.id);
+    } else if (v !== undefined && v > MAX_DURATION_SECONDS) {
+      step.issues.add('INVALID_FIELD', `${at}.${key}`, `retry.${key} must be at most ${MAX_DURATION_TEXT}, got ${show(v)}`, step.id);
     }
   }
   if (step.issues.details.length !== before) return undefined;
@@ -142,11 +145,13 @@ function retryPolicy(raw: Record<string, unknown>, step: StepRef): RetryPolicy |
   };
 }
 
+/** A duration in seconds: > 0 and at most MAX_DURATION_SECONDS (no timer is scheduled further out). */
 function positiveNumber(raw: Record<string, unknown>, key: string, step: StepRef): number | undefined {
   const value = own(raw, key);
   if (value === undefined || value === null) return undefined;
-  if (isFiniteNumber(value) && value > 0) return value;
-  step.issues.add('INVALID_FIELD', joinPath(step.path, key), `${key} must be a number > 0, got ${show(value)}`, step.id);
+  if (isFiniteNumber(value) && value > 0 && value <= MAX_DURATION_SECONDS) return value;
+  const message = isFiniteNumber(value) && value > 0 ? `${key} must be at most ${MAX_DURATION_TEXT}, got ${show(value)}` : `${key} must be a number > 0, got ${show(value)}`;
+  step.issues.add('INVALID_FIELD', joinPath(step.path, key), message, step.id);
   return undefined;
 }
 

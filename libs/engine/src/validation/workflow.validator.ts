@@ -1,4 +1,5 @@
 import type { ErrorDetail, StepDefinition, StepType, WorkflowDefinition } from '@jetflow/contracts';
+import { MAX_DURATION_SECONDS, MAX_DURATION_TEXT } from '../execution/durations';
 import type { StepDraft } from './step-draft';
 import { validateStepParameters } from './step-parameters.validator';
 import { validateStepFields } from './step.validator';
@@ -47,6 +48,8 @@ function validate(body: unknown): ValidationResult {
   const timeout = own(body, 'timeout_seconds');
   if (timeout !== undefined && timeout !== null && !(isFiniteNumber(timeout) && timeout > 0)) {
     issues.add('INVALID_FIELD', 'timeout_seconds', `timeout_seconds must be a number > 0, got ${show(timeout)}`);
+  } else if (isFiniteNumber(timeout) && timeout > MAX_DURATION_SECONDS) {
+    issues.add('INVALID_FIELD', 'timeout_seconds', `timeout_seconds must be at most ${MAX_DURATION_TEXT}, got ${show(timeout)}`);
   }
 
   const steps = own(body, 'steps');

@@ -1,0 +1,52 @@
+import { argumentErrors, inputSchemaErrors, schemaChecker } from './json-schema';
+
+/** What the shared instance holds: compiled schemas by object, and schemas/refs by id. */
+const footprint = () => {
+  const a = schemaChecker as unknown as { _cache: Map<unknown, unknown>; schemas: object; refs: object };
+  return { cache: a._cache.size, schemas: Object.keys(a.schemas).length, refs: Object.keys(a.refs).length };
+};
+
+const person = (id: string, required: string[]) => ({
+  $id: id,
+  type: 'object',
+  properties: { name: { type: 'string' }, age: { type: 'integer', minimum: 0 } },
+  required,
+  additionalProperties: false,
+});
+
+describe('json-schema', () => {
+  it('accepts two different schemas with the same $id, each validating as written', () => {
+    const a = person('https://example.com/person', ['name']);
+    const b = person('https://example.com/person', ['age']);
+    expect(inputSchemaErrors(a)).toEqual([]);
+    expect(inputSchemaErrors(b)).toEqual([]);
+    expect(inputSchemaErrors({ ...a })).toEqual([]);
+    expect(argumentErrors(a, { name: 'Ada' })).toEqual([]);
+    expect(argumentErrors(b, { name: 'Ada' })).toEqual([{ path: 'arguments', message: "must have required property 'age'", code: 'required' }]);
+    expect(argumentErrors(b, { age: 3 })).toEqual([]);
+    expect(argumentErrors(a, { name: 'Ada', x: 1 })).toEqual([{ path: 'arguments', message: 'must NOT have additional properties: x', code: 'additionalProperties' }]);
+    expect(argumentErrors(a, { name: 'Ada', age: -1 })).toEqual([{ path: 'arguments.age', message: 'must be >= 0', code: 'minimum' }]);
+  });
+
+  it('repeated checks and compiles leave nothing behind on the shared instance', () => {
+    inputSchemaErrors(person('https://example.com/warm-up', []));
+    argumentErrors(person('https://example.com/warm-up', []), {});
+    const before = footprint();
+    for (let i = 0; i < 50; i++) {
+      expect(inputSchemaErrors(person(`https://example.com/tool/${i}`, ['name']))).toEqual([]);
+      expect(inputSchemaErrors({ ...person('https://example.com/same', []), definitions: { n: { $id: 'https://example.com/nested', type: 'number' } } })).toEqual([]);
+      expect(argumentErrors(person(`https://example.com/args/${i}`, ['name']), {})).toHaveLength(1);
+    }
+    expect(footprint()).toEqual(before);
+    expect(schemaChecker.getSchema('https://example.com/tool/1')).toBeUndefined();
+  });
+
+  it('reports invalid schemas as before', () => {
+    const details = inputSchemaErrors({ type: 'object', properties: { a: { type: 'nope' } } });
+    expect(details.length).toBeGreaterThan(0);
+    for (const d of details) expect(d.path).toBe('input_schema.properties.a.type');
+    expect(inputSchemaErrors({ type: 'string' })).toEqual([expect.objectContaining({ path: 'input_schema.type' })]);
+    expect(inputSchemaErrors([])).toEqual([{ path: 'input_schema', message: 'input_schema must be a JSON Schema object' }]);
+    expect(() => argumentErrors({ type: 'object', properties: { a: { type: 'nope' } } }, {})).toThrow(/^schema is invalid: /);
+  });
+});
