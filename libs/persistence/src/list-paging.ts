@@ -3,6 +3,10 @@ import { JetflowError } from '@jetflow/contracts';
 export const DEFAULT_LIST_LIMIT = 50;
 export const MAX_LIST_LIMIT = 500;
 
+/** Years a cursor's timestamp may fall in (1970-01-01 .. 9999-12-31, UTC). */
+const MIN_CURSOR_YEAR = 1970;
+const MAX_CURSOR_YEAR = 9999;
+
 /** Position after the last item of a page, in (timestamp, id) keyset order, newest first. */
 export interface ListCursor {
   readonly at: Date;
@@ -46,7 +50,11 @@ export function decodeCursor(raw: unknown): ListCursor | undefined {
   }
   if (!Array.isArray(parsed) || parsed.length !== 2 || typeof parsed[0] !== 'string' || !isUuid(parsed[1])) throw invalid();
   const at = new Date(parsed[0]);
+  // PostgreSQL timestamps end at year 294276 and begin at 4713 BC: anything outside answers
+  // "timestamp out of range". No row of ours is dated outside these years.
   if (Number.isNaN(at.getTime())) throw invalid();
+  const year = at.getUTCFullYear();
+  if (year < MIN_CURSOR_YEAR || year > MAX_CURSOR_YEAR) throw invalid();
   return { at, id: parsed[1] };
 }
 

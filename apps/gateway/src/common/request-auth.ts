@@ -15,23 +15,45 @@ const HEADER_NAMES: Readonly<Record<keyof typeof SCOPE_HEADERS, string>> = {
   user_id: 'X-elevAIte-UserId',
 };
 
+/** Longest organization, project or user id a request may carry. */
+export const MAX_SCOPE_HEADER_LENGTH = 255;
+/** C0 controls, DEL and C1 controls (header bytes 0x80-0x9f arrive as U+0080-U+009F). */
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
 function single(value: string | string[] | undefined): string {
   return (Array.isArray(value) ? value[0] : value)?.trim() ?? '';
 }
 
-/** The caller's scope from the three headers; every missing one is named in one error. */
+/**
+ * The caller's scope from the three headers; every missing one is named in one error, then every
+ * one longer than {@link MAX_SCOPE_HEADER_LENGTH} or holding a control character.
+ */
 export function scopeFromHeaders(headers: Headers): Scope {
   const values = {
     organization_id: single(headers[SCOPE_HEADERS.organization_id]),
     project_id: single(headers[SCOPE_HEADERS.project_id]),
     user_id: single(headers[SCOPE_HEADERS.user_id]),
   };
-  const missing = (Object.keys(values) as (keyof typeof values)[]).filter((k) => values[k] === '');
+  const keys = Object.keys(values) as (keyof typeof values)[];
+  const missing = keys.filter((k) => values[k] === '');
   if (missing.length > 0) {
     throw new JetflowError(
       'VALIDATION_ERROR',
       `Missing scope header${missing.length > 1 ? 's' : ''}: ${missing.map((k) => HEADER_NAMES[k]).join(', ')}`,
       missing.map((k) => ({ path: `headers.${HEADER_NAMES[k]}`, message: 'required' })),
+    );
+  }
+  // Stored in indexed PostgreSQL columns (a btree entry has a size limit) and written into logs.
+  const invalid = keys.filter((k) => values[k].length > MAX_SCOPE_HEADER_LENGTH || CONTROL_CHARACTER.test(values[k]));
+  if (invalid.length > 0) {
+    throw new JetflowError(
+      'VALIDATION_ERROR',
+      `Invalid scope header${invalid.length > 1 ? 's' : ''}: ${invalid.map((k) => HEADER_NAMES[k]).join(', ')} (at most ${MAX_SCOPE_HEADER_LENGTH} characters, no control characters)`,
+      invalid.map((k) => ({
+        path: `headers.${HEADER_NAMES[k]}`,
+        message: values[k].length > MAX_SCOPE_HEADER_LENGTH ? `at most ${MAX_SCOPE_HEADER_LENGTH} characters` : 'control characters are not allowed',
+      })),
     );
   }
   return values;

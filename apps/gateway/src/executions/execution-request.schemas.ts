@@ -36,7 +36,13 @@ export const executionListQuerySchema = z.object({
 });
 
 export const eventsQuerySchema = z.object({
-  from_seq: z.string().regex(/^\d+$/, 'expected a non-negative integer').transform(Number).optional(),
+  // A stream sequence is a uint64 on the server, but ids past 2^53 - 1 cannot be numbers here.
+  from_seq: z
+    .string()
+    .regex(/^\d+$/, 'expected a non-negative integer')
+    .transform(Number)
+    .refine((n) => n <= Number.MAX_SAFE_INTEGER, `at most ${Number.MAX_SAFE_INTEGER}`)
+    .optional(),
   limit: limitParam,
 });
 

@@ -26,8 +26,14 @@ export class ExecutionStreamController {
     @Res() reply: FastifyReply,
   ): Promise<void> {
     const after = resumePosition(lastEventIdHeader ?? (typeof lastEventIdQuery === 'string' ? lastEventIdQuery : undefined));
-    // Checked before any SSE byte, so an unknown execution is a plain JSON 404.
+    // Checked before any SSE byte, so an unknown execution is a plain JSON 404 (and an id past
+    // the end of a running run's log a JSON 400).
     await this.services.executions('authorize', { scope, id });
+    if (after && (await this.streamer.resumeFrom(id, after)) === 'ended') {
+      // The client has seen `complete`: nothing will follow, so no stream stays open heartbeating.
+      this.streamer.ended(id, reply);
+      return;
+    }
     this.streamer.stream(id, after, reply);
   }
 }

@@ -1,12 +1,16 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { jetstream, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import type { Config } from '@jetflow/config';
-import type { ExecutionFeed, LogFollower } from '@jetflow/event-store';
+import { JetflowError, SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
+import { streamNames, type ExecutionFeed, type LogFollower } from '@jetflow/event-store';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, type Clock } from '../gateway.tokens';
 import { EXECUTION_FEED } from './execution-stream.tokens';
 import { controlMessage, entryToSseMessages, formatSse, isFinalMessage, type SseMessage, type SsePosition } from './sse-event.mapper';
+
+const decoder = new TextDecoder();
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -41,6 +45,7 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
   private readonly open = new Set<OpenStream>();
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
+  private jsmPromise?: Promise<JetStreamManager>;
 
   constructor(
     @Inject(EXECUTION_FEED) private readonly feed: ExecutionFeed,
@@ -52,6 +57,42 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
   /** Open SSE streams (for metrics and tests). */
   get openStreams(): number {
     return this.open.size;
+  }
+
+  /**
+   * Where a client resuming strictly after `after` (its `Last-Event-ID`) stands, checked before any
+   * SSE byte (call after the execution was authorized): `ended` when the run is finished and `after`
+   * lies past its last entry (the client has seen `complete`: nothing will ever follow), else
+   * `follow`. One message get in the usual case (`after` inside the log), two when it lies past the
+   * last decision of a running run (streamed deltas may follow it).
+   * @throws JetflowError `VALIDATION_ERROR` when `after` lies past every entry of a running run's
+   *   log: no stream of this execution ever sent that id, and following from it could skip entries.
+   */
+  async resumeFrom(executionId: string, after: SsePosition): Promise<'follow' | 'ended'> {
+    const last = await this.getMessage({ last_by_subj: SUBJECTS.executionEvents(executionId) });
+    // At the last decision itself, its later events (`complete` among them) may still be unseen:
+    // the follower sends them and ends after `ExecutionCompleted`.
+    if (!last || after.seq <= last.seq) return 'follow';
+    const events = JSON.parse(decoder.decode(last.data)) as readonly ExecutionEvent[];
+    if (events.some((e) => e.type === 'ExecutionCompleted')) return 'ended';
+    // Running: entries past the last decision can only be stream-only ones (deltas, tool events).
+    const delta = await this.getMessage({ seq: after.seq, next_by_subj: SUBJECTS.executionDeltas(executionId) });
+    if (delta) return 'follow';
+    throw new JetflowError('VALIDATION_ERROR', 'Last-Event-ID is past the end of this execution\'s log', [
+      { path: 'Last-Event-ID', message: `no event of this execution has an id at or after ${after.seq}; the log ends at ${last.seq}` },
+    ]);
+  }
+
+  /**
+   * Answers a client that has already seen the end of a finished run: `connected`, then the end of
+   * the response (as a resume right after `complete` does), no heartbeat.
+   */
+  ended(executionId: string, reply: FastifyReply): void {
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, SSE_HEADERS);
+    if (!this.shuttingDown) write(raw, controlMessage('connected', executionId, this.now()));
+    raw.end();
   }
 
   /** Takes over `reply`; call only after the execution was authorized (errors are JSON until here). */
@@ -128,6 +169,19 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
     await Promise.allSettled([...this.open].map((s) => s.close()));
     this.stopHeartbeat();
     await this.feed.stop();
+  }
+
+  /**
+   * One message of the EXECUTIONS stream, null if none. With one replica a direct get (answered by
+   * the only server that has the stream); with several, the stream leader (a lagging replica could
+   * miss an entry the client has seen), as `EventStore` reads.
+   */
+  private async getMessage(query: { last_by_subj: string } | { seq: number; next_by_subj: string }): Promise<StoredMsg | null> {
+    const jsm = await (this.jsmPromise ??= jetstream(this.feed.nc).jetstreamManager(false));
+    const stream = streamNames({ prefix: this.config.streamPrefix }).executions;
+    if (this.config.streamReplicas === 1) return jsm.direct.getMessage(stream, query);
+    // The client types leave `next_by_subj` to direct gets; nats-server takes it here too.
+    return jsm.streams.getMessage(stream, query as unknown as MsgRequest);
   }
 
   private startHeartbeat(): void {
