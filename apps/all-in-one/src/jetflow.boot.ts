@@ -83,7 +83,7 @@ export async function startJetflow(
       nc,
       dataSource!,
       [new ExecutionsProjection({ checkpointName: EXECUTIONS_PROJECTOR_DURABLE }), new ApprovalsProjection({ checkpointName: APPROVALS_PROJECTOR_DURABLE })],
-      { streamName: streamNames(streams).executions, durableName: SHARED_PROJECTOR_DURABLE, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') },
+      { streamName: streamNames(streams).executions, durableName: SHARED_PROJECTOR_DURABLE, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying'), logger },
     );
     await projector.start();
     stops.push(() => projector.stop());

@@ -51,6 +51,7 @@ export async function startApprovalsService(deps: { nc: NatsConnection; dataSour
       : new ApprovalsProjector(nc, dataSource, {
           streamName: names.executions,
           onError: (err) => logger.warn({ err }, 'approvals projector batch failed; retrying'),
+          logger,
         });
   await projector?.start();
   delivery.start();

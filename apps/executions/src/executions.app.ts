@@ -56,7 +56,7 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   rpc.handle<{ execution_id: string; command: ExecutionCommand }, unknown>('command', (r) => service.command(r));
 
   const projector =
-    opts.ownProjector === false ? undefined : new ExecutionsProjector(nc, dataSource, { streamName: names.executions, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying') });
+    opts.ownProjector === false ? undefined : new ExecutionsProjector(nc, dataSource, { streamName: names.executions, onError: (err) => logger.warn({ err }, 'projector batch failed; retrying'), logger });
   await projector?.start();
   const sweeper = new RecoverySweeper(nc, host, dispatcher, {
     tasksStream: names.tasks,

@@ -289,4 +289,17 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
       expect((await ds.query(`SELECT status, delivered FROM approvals WHERE id = $1`, [approvalId(g, 'gate', [], 1)]))[0]).toEqual({ status: 'cancelled', delivered: true });
     });
   });
+
+  it('a NUL anywhere in an approval (templated message, approvers, decision) is replaced, not a stuck projection', async () => {
+    const nulScope: Scope = { organization_id: 'org-nul', project_id: 'proj-nul', user_id: 'alice' };
+    const h = randomUUID();
+    await append(h, [
+      started(h, wf1, nulScope, t(40)),
+      { ...waiting('gate', t(40)), approval: { approvers: ['al\u0000ice', 'bob'], message: 'note: \u0000', expires_at: null } } as ExecutionEvent,
+    ]);
+    await append(h, [{ type: 'StepCompleted', step_id: 'gate', attempt: 1, output: { ...decided('approved', 'b\u0000ob', t(41)), comment: 'ok\u0000' }, branch: 'next', duration_ms: 1, at: t(41) }]);
+    await projectAll();
+    const [row] = await ds.query(`SELECT organization_id, approvers, message, status, comment, decided_by FROM approvals WHERE id = $1`, [approvalId(h, 'gate', [], 1)]);
+    expect(row).toEqual({ organization_id: 'org-nul', approvers: ['al\ufffdice', 'bob'], message: 'note: \ufffd', status: 'approved', comment: 'ok\ufffd', decided_by: 'b\ufffdob' });
+  });
 });

@@ -1,7 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import type { ExecutionEvent, IterationPath } from '@jetflow/contracts';
 import { isUuid } from '@jetflow/persistence';
-import { checkpointUpsert, readCheckpoint, type ProjectionEntry } from '@jetflow/projections';
+import { checkpointUpsert, pgSafe, readCheckpoint, type ProjectionEntry } from '@jetflow/projections';
 import { approvalId } from './approval-id';
 
 type ResolvedStatus = 'approved' | 'rejected' | 'expired' | 'cancelled';
@@ -183,21 +183,21 @@ export class ApprovalsProjection {
         case 'ExecutionStarted': {
           const scope = event.scope ?? {};
           const workflowId = typeof event.workflow_id === 'string' ? event.workflow_id : null;
-          await m.query(EXECUTION_STARTED, [id, str(scope.organization_id), str(scope.project_id), workflowId, seq]);
-          await m.query(BACKFILL_SCOPE, [id, str(scope.organization_id), str(scope.project_id), workflowId]);
+          await query(m, EXECUTION_STARTED, [id, str(scope.organization_id), str(scope.project_id), workflowId, seq]);
+          await query(m, BACKFILL_SCOPE, [id, str(scope.organization_id), str(scope.project_id), workflowId]);
           break;
         }
         case 'StepWaiting': {
           const approval = event.approval;
           if (!approval) break;
           const approvers = Array.isArray(approval.approvers) ? approval.approvers.filter((a) => typeof a === 'string') : [];
-          await m.query(STEP_WAITING, [
+          await query(m, STEP_WAITING, [
             approvalId(id, event.step_id, event.iteration, event.attempt),
             id,
             event.step_id,
-            JSON.stringify(iteration(event.iteration)),
+            jsonb(iteration(event.iteration)),
             event.attempt,
-            JSON.stringify(approvers),
+            jsonb(approvers),
             typeof approval.message === 'string' ? approval.message : null,
             toDate(approval.expires_at),
             toDate(event.at),
@@ -217,16 +217,16 @@ export class ApprovalsProjection {
           } else {
             // Any step can fail; only a human_approval attempt (one with a row) is affected.
             const status: ResolvedStatus = event.error?.code === 'TIMEOUT' ? 'expired' : 'cancelled';
-            await m.query(RESOLVE_BY_ID, [status, seq, toDate(event.at), approvalId(id, event.step_id, event.iteration, event.attempt)]);
+            await query(m, RESOLVE_BY_ID, [status, seq, toDate(event.at), approvalId(id, event.step_id, event.iteration, event.attempt)]);
           }
           break;
         }
         case 'StepCancelled':
-          if (!ended) await m.query(RESOLVE_BY_STEP, ['cancelled', seq, toDate(event.at), id, event.step_id, JSON.stringify(iteration(event.iteration))]);
+          if (!ended) await query(m, RESOLVE_BY_STEP, ['cancelled', seq, toDate(event.at), id, event.step_id, jsonb(iteration(event.iteration))]);
           break;
         case 'ExecutionCompleted': {
-          await m.query(EXECUTION_ENDED, [id, event.status, seq, toDate(event.at)]);
-          await m.query(RESOLVE_BY_EXECUTION, [event.status === 'timeout' ? 'expired' : 'cancelled', seq, toDate(event.at), id]);
+          await query(m, EXECUTION_ENDED, [id, event.status, seq, toDate(event.at)]);
+          await query(m, RESOLVE_BY_EXECUTION, [event.status === 'timeout' ? 'expired' : 'cancelled', seq, toDate(event.at), id]);
           break;
         }
         default:
@@ -243,11 +243,11 @@ export class ApprovalsProjection {
     status: 'approved' | 'rejected',
     d: { comment?: string | null; decided_by?: string | null; decided_at?: Date | null },
   ): Promise<void> {
-    await m.query(STEP_RESOLVED, [
+    await query(m, STEP_RESOLVED, [
       approvalId(executionId, event.step_id, event.iteration, event.attempt),
       executionId,
       event.step_id,
-      JSON.stringify(iteration(event.iteration)),
+      jsonb(iteration(event.iteration)),
       event.attempt,
       status,
       d.comment ?? null,
@@ -272,6 +272,19 @@ function decisionOf(output: unknown): { decision: 'approved' | 'rejected'; comme
   if (o['decision'] !== 'approved' && o['decision'] !== 'rejected') return undefined;
   if (!('decided_at' in o) || !('decided_by' in o)) return undefined;
   return { decision: o['decision'], comment: str(o['comment']), decided_by: str(o['decided_by']), decided_at: toDate(o['decided_at']) };
+}
+
+/**
+ * Runs one statement with its parameters made acceptable to PostgreSQL: a NUL (or lone surrogate)
+ * anywhere in an event (a templated approval message, a comment) must not fail the batch.
+ */
+function query(m: EntityManager, sql: string, params: unknown[]): Promise<unknown> {
+  return m.query(sql, pgSafe(params));
+}
+
+/** A jsonb parameter: cleaned before serialization (JSON escapes NUL as \u0000, which jsonb refuses too). */
+function jsonb(value: unknown): string {
+  return JSON.stringify(pgSafe(value));
 }
 
 function iteration(path: IterationPath | undefined): readonly number[] {

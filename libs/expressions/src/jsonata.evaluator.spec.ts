@@ -47,6 +47,40 @@ describe('evaluateJsonata', () => {
     expect((err as ExpressionSyntaxError).position).toBe(5);
   });
 
+  it('refuses a regex that backtracks exponentially before it runs (VALIDATION_ERROR), also through $eval', async () => {
+    for (const expression of [
+      '$match("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /(a+)+$/)',
+      '$contains("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!", /^(a|aa)*$/)',
+      '$replace("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx!", /(x*)*y/, "-")',
+      '$eval("$match(\'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!\', /(a+)+$/)")',
+    ]) {
+      const started = Date.now();
+      const err = await evaluateJsonata(expression, scope).catch((e: unknown) => e);
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(err).toBeInstanceOf(ExpressionEvaluationError);
+      expect((err as ExpressionEvaluationError).code).toBe('VALIDATION_ERROR');
+      expect((err as ExpressionEvaluationError).message).toMatch(/regular expression .* refused/);
+    }
+  });
+
+  it('refuses to run a regex over a subject longer than 100,000 characters', async () => {
+    const err = await evaluateJsonata('$contains(input.big, /b+/)', { input: { big: 'a'.repeat(100_001) } }).catch((e: unknown) => e);
+    expect((err as ExpressionEvaluationError).code).toBe('VALIDATION_ERROR');
+    await expect(evaluateJsonata('$contains(input.big, /b+/)', { input: { big: 'a'.repeat(100_000) } })).resolves.toBe(false);
+  });
+
+  it('still runs ordinary regexes ($match, $replace, $contains, $split)', async () => {
+    const s = { input: { text: 'xABBBCy abc ac' } };
+    await expect(evaluateJsonata('$contains(input.text, /ab+c/i)', s)).resolves.toBe(true);
+    await expect(evaluateJsonata('$contains(input.text, /ab+c/)', s)).resolves.toBe(true);
+    await expect(evaluateJsonata('$contains("ac", /ab+c/)', s)).resolves.toBe(false);
+    await expect(evaluateJsonata('$match(input.text, /ab+c/i).match', s)).resolves.toEqual(['ABBBC', 'abc']);
+    await expect(evaluateJsonata('$match("2026-03-01", /(\\d+)-(\\d+)/).groups', s)).resolves.toEqual(['2026', '03']);
+    await expect(evaluateJsonata('$replace(input.text, /ab+c/i, "_")', s)).resolves.toBe('x_y _ ac');
+    await expect(evaluateJsonata('$split("a1b22c", /[0-9]+/)', s)).resolves.toEqual(['a', 'b', 'c']);
+    await expect(evaluateJsonata('$replace("cat dog cat", /(cat|dog)+/, "x")', s)).resolves.toBe('x x x');
+  });
+
   it('reports runtime failures with JSONata codes', async () => {
     const err = await evaluateJsonata('input.name + 1', scope).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ExpressionEvaluationError);

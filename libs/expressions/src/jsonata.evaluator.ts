@@ -1,5 +1,6 @@
 import jsonata from 'jsonata';
 import { ExpressionEvaluationError, ExpressionSyntaxError } from './expression-syntax.error';
+import { GuardedRegExp, UnsafeRegexError } from './safe-regex';
 import type { TemplateScope } from './template-scope';
 
 /** Longest JSONata expression accepted. */
@@ -35,7 +36,14 @@ function compile(expression: string): jsonata.Expression {
   if (!expression.trim()) throw new ExpressionSyntaxError('empty JSONata expression', 0);
   let compiled: jsonata.Expression;
   try {
-    compiled = jsonata(expression, { timeout: JSONATA_TIMEOUT_MS, stack: JSONATA_MAX_STACK, sequence: JSONATA_MAX_SEQUENCE });
+    compiled = jsonata(expression, {
+      timeout: JSONATA_TIMEOUT_MS,
+      stack: JSONATA_MAX_STACK,
+      sequence: JSONATA_MAX_SEQUENCE,
+      // The time limit is checked between steps, never inside a native regex match: regex literals
+      // (those of `$eval` too) go through a guard refusing patterns that backtrack exponentially.
+      RegexEngine: GuardedRegExp as unknown as RegExpConstructor,
+    });
   } catch (err) {
     const e = err as JsonataFailure;
     const position = typeof e?.position === 'number' ? e.position : 0;
@@ -52,7 +60,8 @@ function compile(expression: string): jsonata.Expression {
  * budget, a stack depth and a sequence size limit. The result is plain JSON-like data (JSONata
  * sequences become arrays, functions become undefined). Throws `ExpressionSyntaxError` when the
  * expression does not compile and `ExpressionEvaluationError` (with JSONata's code, e.g. `U1001`
- * for the time limit) when it fails while running.
+ * for the time limit) when it fails while running; code `VALIDATION_ERROR` for a regex refused
+ * before it runs (nested quantifiers such as `/(a+)+$/`, or a subject over 100,000 characters).
  */
 export async function evaluateJsonata(expression: string, scope: TemplateScope): Promise<unknown> {
   const compiled = compile(expression);
@@ -60,8 +69,18 @@ export async function evaluateJsonata(expression: string, scope: TemplateScope):
     return toPlain(await compiled.evaluate(scope), 0);
   } catch (err) {
     const e = err as JsonataFailure;
+    const refused = unsafeRegex(err);
+    if (refused) throw new ExpressionEvaluationError(refused.message, refused.code, e?.position);
     throw new ExpressionEvaluationError(e?.message ?? String(err), e?.code ?? 'JSONATA_ERROR', e?.position);
   }
+}
+
+/** The regex guard's refusal behind `err`, also when `$eval` wrapped it (D3121, the original as `error`). */
+function unsafeRegex(err: unknown): UnsafeRegexError | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 10; e = (e as { error?: unknown }).error, depth++) {
+    if (e instanceof UnsafeRegexError) return e;
+  }
+  return undefined;
 }
 
 /** Syntax problems of a JSONata expression; empty when it compiles. */

@@ -88,4 +88,18 @@ describe('ExecutionsProjection (Postgres)', () => {
     expect(await rows()).toEqual([]);
     await expect(ds.transaction((m) => projection.checkpoint(m))).resolves.toBe(0);
   });
+
+  it('a NUL (or lone surrogate) in a projected string is replaced, not a failed batch', async () => {
+    await reset();
+    const Z = '44444444-4444-4444-8444-444444444444';
+    await apply([
+      { seq: 1, executionId: Z, events: [started({ execution_id: Z, workflow_id: W, scope: { organization_id: 'o\u0000', project_id: 'p\ud800' }, at: '2026-01-01T00:00:00.000Z' })] },
+      { seq: 2, executionId: Z, events: [completed('failed\u0000' as never, '2026-01-01T00:00:01.000Z', 'BAD\u0000CODE' as never)] },
+      ...log.slice(0, 2),
+    ]);
+    const [row] = await ds.query(`SELECT organization_id, project_id, status, error_code FROM executions WHERE id = $1`, [Z]);
+    expect(row).toEqual({ organization_id: 'o\ufffd', project_id: 'p\ufffd', status: 'failed\ufffd', error_code: 'BAD\ufffdCODE' });
+    expect(await ds.query(`SELECT count(*)::int AS n FROM executions`)).toEqual([{ n: 3 }]);
+    await expect(ds.transaction((m) => projection.checkpoint(m))).resolves.toBe(2);
+  });
 });

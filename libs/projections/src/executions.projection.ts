@@ -2,6 +2,7 @@ import type { EntityManager } from 'typeorm';
 import { isUuid } from '@jetflow/persistence';
 import { foldPatches, type ExecutionPatch, type ProjectionEntry } from './execution-patch';
 import { checkpointUpsert, readCheckpoint } from './projection-checkpoint';
+import { pgSafe } from './pg-safe';
 
 export interface ExecutionsProjectionOptions {
   /** Row in `projection_checkpoints`; default `executions`. */
@@ -88,10 +89,11 @@ function upsertSql(rows: number, offset: number): string {
   return sql;
 }
 
+/** One row's parameters; strings made acceptable to PostgreSQL (a NUL in a status or scope must not poison the batch). */
 function upsertParams(p: ExecutionPatch): unknown[] {
   const s = p.started;
   const workflowId = s && isUuid(s.workflowId) ? s.workflowId : null;
-  return [
+  return pgSafe([
     p.id,
     s?.organizationId ?? null,
     s?.projectId ?? null,
@@ -104,5 +106,5 @@ function upsertParams(p: ExecutionPatch): unknown[] {
     p.completed?.errorCode ?? null,
     p.updatedAt,
     p.lastSeq,
-  ];
+  ]);
 }

@@ -9,6 +9,7 @@ import { TestNatsServer } from '../../../test/support/nats-server';
 import { eventually } from '../../../test/support/eventually';
 import type { ProjectionEntry } from './execution-patch';
 import { LogProjector, type LogProjection } from './log.projector';
+import { checkpointUpsert, readCheckpoint } from './projection-checkpoint';
 
 /** A read model that records which log entries it was given (a real table, idempotent like ours). */
 class RecordingProjection implements LogProjection {
@@ -16,6 +17,24 @@ class RecordingProjection implements LogProjection {
   constructor(readonly checkpointName: string) {}
   async apply(manager: EntityManager, entries: readonly ProjectionEntry[]): Promise<void> {
     await manager.query(`INSERT INTO seen (projection, seq) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`, [this.checkpointName, entries.map((e) => e.seq)]);
+  }
+}
+
+/**
+ * Writes each entry's status into a text column (PostgreSQL refuses a NUL there, as in our read
+ * models), rows and checkpoint in one transaction. `transientAt`: the entry whose statement fails
+ * with a serialization failure (an error that says nothing about the entry).
+ */
+class NoteProjection implements LogProjection {
+  transientAt?: number;
+  constructor(readonly checkpointName: string) {}
+  async apply(manager: EntityManager, entries: readonly ProjectionEntry[]): Promise<void> {
+    for (const e of entries) {
+      if (e.seq === this.transientAt) await manager.query(`DO $$ BEGIN RAISE EXCEPTION 'try again' USING ERRCODE = 'serialization_failure'; END $$`);
+      const status = (e.events[0] as { status?: unknown } | undefined)?.status;
+      if (typeof status === 'string') await manager.query(`INSERT INTO notes (projection, seq, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, [this.checkpointName, e.seq, status]);
+    }
+    await manager.query(checkpointUpsert(), [this.checkpointName, Math.max(...entries.map((e) => e.seq)), new Date()]);
   }
 }
 
@@ -49,6 +68,7 @@ describe('LogProjector (NATS + Postgres)', () => {
     await runMigrations(db.url);
     ds = await createDataSource(db.url).initialize();
     await ds.query(`CREATE TABLE seen (projection text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (projection, seq))`);
+    await ds.query(`CREATE TABLE notes (projection text NOT NULL, seq bigint NOT NULL, note text NOT NULL, PRIMARY KEY (projection, seq))`);
     nc = await connect({ servers: nats.url });
     await (await jetstreamManager(nc)).streams.add({ name: streamName, subjects: [SUBJECTS.allExecutions], storage: StorageType.File });
     js = jetstream(nc);
@@ -112,5 +132,62 @@ describe('LogProjector (NATS + Postgres)', () => {
     await project(['c'], 'own-c');
     expect((await consumer('own-c')).config.deliver_policy).toBe(DeliverPolicy.All);
     await eventually(async () => (await seen('c')).length === last);
+  });
+
+  describe('an entry that fails every batch it is in', () => {
+    const skippedLog: object[] = [];
+    const notes = new NoteProjection('notes');
+    const notesSeen = async (): Promise<number[]> =>
+      (await ds.query(`SELECT seq FROM notes WHERE projection = 'notes' ORDER BY seq`)).map((r: { seq: string }) => Number(r.seq));
+    const poisoned = async () => {
+      const p = new LogProjector(nc, ds, [new RecordingProjection('rec'), notes], {
+        streamName,
+        durableName: 'poisoned',
+        lingerMs: 0,
+        retryDelayMs: 50,
+        isolateAfter: 3,
+        logger: { error: (obj) => skippedLog.push(obj) },
+      });
+      running.push(p);
+      await p.start();
+      return p;
+    };
+
+    it('is skipped by the projection that cannot apply it (checkpoint moved, reported without content); nothing else is held back', async () => {
+      await publish(3);
+      const poisonId = randomUUID();
+      const poison = (await js.publish(SUBJECTS.executionEvents(poisonId), JSON.stringify([{ type: 'ExecutionStatusChanged', status: 'secret\u0000', at: new Date().toISOString() }]))).seq;
+      const last = await publish(3);
+      const p = await poisoned();
+      await eventually(async () => (await consumer('poisoned')).ack_floor.stream_seq === last && (await consumer('poisoned')).num_ack_pending === 0);
+      expect(await seen('rec')).toEqual(range(1, last));
+      expect(await notesSeen()).toEqual(range(1, last).filter((seq) => seq !== poison));
+      expect(await readCheckpoint(ds.manager, 'notes')).toBe(last);
+      expect(skippedLog).toEqual([{ durable: 'poisoned', projection: 'notes', execution_id: poisonId, seq: poison, error_code: '22021', error_name: 'QueryFailedError' }]);
+      expect(JSON.stringify(skippedLog)).not.toContain('secret');
+      expect(p.stats()).toMatchObject({ skipped: 1 });
+      expect(p.stats().failures).toBeGreaterThanOrEqual(3);
+      await p.stop();
+    });
+
+    it('an entry failing for a reason that is not its own (serialization failure) is retried, never skipped', async () => {
+      const p = await poisoned();
+      const seq = (await (await jetstreamManager(nc)).streams.info(streamName)).state.last_seq + 1;
+      notes.transientAt = seq;
+      expect(await publish(1)).toBe(seq);
+      const next = await publish(1);
+      // Several rounds, some of them one entry at a time (isolateAfter 3): the entry stays unacked.
+      await eventually(async () => p.stats().failures >= 6);
+      expect(await notesSeen()).not.toContain(seq);
+      expect(p.stats().skipped).toBe(0);
+      expect(skippedLog).toHaveLength(1);
+      expect((await consumer('poisoned')).ack_floor.stream_seq).toBeLessThan(seq);
+
+      notes.transientAt = undefined;
+      await eventually(async () => (await consumer('poisoned')).ack_floor.stream_seq === next);
+      expect(await notesSeen()).toEqual(expect.arrayContaining([seq, next]));
+      expect(p.stats().skipped).toBe(0);
+      await p.stop();
+    });
   });
 });

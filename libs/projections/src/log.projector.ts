@@ -38,7 +38,29 @@ export interface LogProjectorOptions {
   readonly retryDelayMs?: number;
   /** Told about failed batches (they are nak'ed and retried) and consumer errors. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * A failed batch holding an entry delivered this many times (default 5: the batch failed that
+   * often) is applied one entry at a time instead, and an entry that still cannot be applied is
+   * skipped (see {@link LogProjector}).
+   */
+  readonly isolateAfter?: number;
+  /** Where skipped entries are reported (`error` level; pino's logger fits). Default: stderr. */
+  readonly logger?: ProjectorLogger;
 }
+
+export interface ProjectorLogger {
+  error(obj: object, msg: string): void;
+}
+
+const stderrLogger: ProjectorLogger = { error: (obj, msg) => console.error(JSON.stringify({ level: 'error', ...obj, msg })) };
+
+/** Attempts at one entry on its own before it is skipped, and the pause after the first failure (doubled after each). */
+const ENTRY_ATTEMPTS = 3;
+const ENTRY_RETRY_MS = 100;
+/** Messages held while entries are applied one at a time are reported in progress this often (ack_wait is 5 s). */
+const WORKING_EVERY_MS = 2_000;
+/** SQLSTATE classes that say nothing about the entry: connection (08), rollback/deadlock (40), resources (53), operator intervention (57P), system (58). */
+const TRANSIENT_SQLSTATE = /^(08|40|53|57P|58)/;
 
 /** JetStream API error code for "consumer not found". */
 const CONSUMER_NOT_FOUND = 10014;
@@ -58,6 +80,17 @@ const DESCRIPTION_PREFIX = 'jetflow projections: ';
  * complete: for each, the best ack floor among the durables already feeding it (their
  * descriptions list them); from the start when one was never fed. A durable left behind by the
  * other layout keeps its floor: used again, it re-applies from there (idempotent), it never skips.
+ *
+ * A failed batch is nak'ed and comes back (with newer entries) after `retryDelayMs`. One entry that
+ * can never be applied (a value PostgreSQL refuses, a malformed event) would fail every batch it
+ * lands in, and hold back every projection this durable feeds: once a failed batch holds an entry
+ * delivered `isolateAfter` times, its entries are applied one at a time instead (per projection,
+ * its own statement or transaction, as for a batch; projections are order-insensitive, so nothing
+ * changes for the others). An entry that still fails after {@link ENTRY_ATTEMPTS} attempts while the
+ * database answers is skipped for that projection: only its checkpoint moves past it (the entry
+ * applied without events, as for an unreadable payload), it is acked, and it is reported at error
+ * level with its execution id and sequence (never its content). When the database does not answer,
+ * nothing is skipped: the remaining entries are nak'ed as before.
  */
 export class LogProjector {
   private readonly durableName: string;
@@ -68,7 +101,9 @@ export class LogProjector {
   private buffer: JsMsg[] = [];
   private wake?: () => void;
   private stopping = false;
-  private readonly counts = { entries: 0, batches: 0, failures: 0 };
+  private readonly counts = { entries: 0, batches: 0, failures: 0, skipped: 0 };
+  private readonly isolateAfter: number;
+  private readonly logger: ProjectorLogger;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -80,6 +115,8 @@ export class LogProjector {
     if (this.projections.length === 0) throw new Error('LogProjector needs at least one projection');
     this.durableName = opts.durableName;
     this.batch = opts.batch ?? 256;
+    this.isolateAfter = Math.max(1, opts.isolateAfter ?? 5);
+    this.logger = opts.logger ?? stderrLogger;
   }
 
   /** Creates the durable consumer if missing and starts consuming. Resolves once subscribed. */
@@ -158,8 +195,9 @@ export class LogProjector {
   }
 
   private async flush(msgs: JsMsg[]): Promise<void> {
+    let entries: ProjectionEntry[] = [];
     try {
-      const entries = msgs.map(toEntry);
+      entries = msgs.map(toEntry);
       // Side by side on their own connections; a failure of either naks the batch for both (idempotent).
       const results = await Promise.allSettled(this.projections.map((p) => this.applyOne(p, entries)));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -167,7 +205,8 @@ export class LogProjector {
     } catch (err) {
       this.counts.failures++;
       this.opts.onError?.(err);
-      for (const m of msgs) m.nak(this.opts.retryDelayMs ?? 1000);
+      if (entries.length === msgs.length && msgs.some((m) => deliveries(m) >= this.isolateAfter)) await this.applyOneByOne(msgs, entries);
+      else for (const m of msgs) m.nak(this.opts.retryDelayMs ?? 1000);
       return;
     }
     for (const m of msgs) m.ack();
@@ -175,8 +214,76 @@ export class LogProjector {
     this.counts.batches++;
   }
 
-  /** The durable's name; log entries applied and batches committed since start, and batches that failed (retried). For metrics. */
-  stats(): { readonly durable: string; readonly entries: number; readonly batches: number; readonly failures: number } {
+  /**
+   * A batch that keeps failing: each entry on its own (each projection in turn), acked once every
+   * projection has applied or skipped it; the rest nak'ed when the database stops answering.
+   */
+  private async applyOneByOne(msgs: readonly JsMsg[], entries: readonly ProjectionEntry[]): Promise<void> {
+    let workingAt = Date.now();
+    for (let i = 0; i < msgs.length; i++) {
+      for (const projection of this.projections) {
+        if (Date.now() - workingAt >= WORKING_EVERY_MS) {
+          for (const m of msgs.slice(i)) m.working();
+          workingAt = Date.now();
+        }
+        if (!(await this.applyOrSkip(projection, entries[i]!))) {
+          for (const m of msgs.slice(i)) m.nak(this.opts.retryDelayMs ?? 1000);
+          return;
+        }
+      }
+      msgs[i]!.ack();
+      this.counts.entries++;
+    }
+  }
+
+  /** True once `entry` is applied, or skipped (checkpoint moved past it, reported); false when the database seems unavailable. */
+  private async applyOrSkip(projection: LogProjection, entry: ProjectionEntry): Promise<boolean> {
+    let error: unknown;
+    for (let attempt = 1; attempt <= ENTRY_ATTEMPTS; attempt++) {
+      try {
+        await this.applyOne(projection, [entry]);
+        return true;
+      } catch (err) {
+        error = err;
+      }
+      if (attempt < ENTRY_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, ENTRY_RETRY_MS * 2 ** (attempt - 1)));
+    }
+    const code = sqlState(error);
+    if ((code && TRANSIENT_SQLSTATE.test(code)) || !(await this.databaseAnswers())) return false;
+    try {
+      await this.applyOne(projection, [{ seq: entry.seq, executionId: entry.executionId, events: [] }]);
+    } catch (err) {
+      this.opts.onError?.(err);
+      return false;
+    }
+    this.counts.skipped++;
+    // Never the entry's content, nor the error's message or parameters (they may quote it).
+    this.logger.error(
+      {
+        durable: this.durableName,
+        projection: projection.checkpointName,
+        execution_id: entry.executionId,
+        seq: entry.seq,
+        error_code: code ?? null,
+        error_name: error instanceof Error ? error.name : typeof error,
+      },
+      'projection skipped a log entry it cannot apply',
+    );
+    return true;
+  }
+
+  private databaseAnswers(): Promise<boolean> {
+    return this.dataSource.query('SELECT 1').then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * The durable's name; log entries applied and batches committed since start, batches that failed
+   * (retried), and entries skipped by a projection that could not apply them. For metrics.
+   */
+  stats(): { readonly durable: string; readonly entries: number; readonly batches: number; readonly failures: number; readonly skipped: number } {
     return { durable: this.durableName, ...this.counts };
   }
 
@@ -206,6 +313,21 @@ async function safeStart(jsm: JetStreamManager, stream: string, projections: rea
   }
   if (projections.some((name) => !complete.has(name))) return 1;
   return Math.min(...projections.map((name) => complete.get(name)!));
+}
+
+/** How many times the server has delivered `msg` (1 on the first delivery). */
+function deliveries(msg: JsMsg): number {
+  try {
+    return msg.info.deliveryCount;
+  } catch {
+    return 1;
+  }
+}
+
+/** The SQLSTATE of a PostgreSQL error (TypeORM's QueryFailedError carries the driver's `code`). */
+function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
 }
 
 /** `jetflow.exec.<id>.events` + JSON array of events (a single event object is accepted too); stream-only events dropped. */
