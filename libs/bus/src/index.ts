@@ -5,3 +5,4 @@ export { encodeJson, decodeJson } from './json.codec';
 export { batchSocketWrites } from './write-batching';
 export { ReplyInbox } from './reply-inbox';
 export { localTasks, type LocalTaskRunner } from './local-tasks.registry';
+export { tooLarge } from './max-payload';

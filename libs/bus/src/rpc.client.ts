@@ -4,6 +4,7 @@ import { decodeJson, encodeJson } from './json.codec';
 import type { RpcService } from './rpc.server';
 import { localRpc, type LocalRpcHandler } from './local-rpc.registry';
 import { ReplyInbox } from './reply-inbox';
+import { tooLarge } from './max-payload';
 
 export interface RpcClientOptions {
   /** How long to wait for a reply (default 10 000 ms). */
@@ -35,8 +36,10 @@ export class RpcClient {
       reply = await this.callLocal<Res>(local, service, op, req);
     } else {
       let data: Uint8Array;
+      const body = encodeJson(req ?? null);
+      tooLarge(this.nc, body.length, `${service}.${op} request`);
       try {
-        const msg = await (this.inbox ??= new ReplyInbox(this.nc, this.timeoutMs)).request(subject, encodeJson(req ?? null));
+        const msg = await (this.inbox ??= new ReplyInbox(this.nc, this.timeoutMs)).request(subject, body);
         data = msg.data;
       } catch (err) {
         throw new JetflowError('UNAVAILABLE', `${service}.${op} unavailable: ${describe(err)}`);

@@ -49,6 +49,18 @@ describe('rpc over NATS request/reply', () => {
     await rpc.close();
   });
 
+  it('a request or a reply larger than the server max_payload is PAYLOAD_TOO_LARGE, not a timeout or UNAVAILABLE', async () => {
+    const rpc = new RpcServer(serverConn, 'tools', { logger });
+    rpc.handle<{ n: number }, { text: string }>('echo', async ({ n }) => ({ text: 'x'.repeat(n) }));
+    await serverConn.flush();
+    const client = new RpcClient(clientConn, { timeoutMs: 2_000 });
+    const max = clientConn.info!.max_payload;
+    await expect(client.request('tools', 'echo', { n: 10, pad: 'y'.repeat(max) })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('tools.echo request') });
+    await expect(client.request('tools', 'echo', { n: max })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringContaining('the reply of jetflow.rpc.tools.echo') });
+    await expect(client.request('tools', 'echo', { n: 3 })).resolves.toEqual({ text: 'xxx' });
+    await rpc.close();
+  });
+
   it('handles requests concurrently', async () => {
     const rpc = new RpcServer(serverConn, 'executions');
     let release!: () => void;

@@ -1,6 +1,7 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { JetflowError, SUBJECTS, toErrorBody, type ErrorBody, type RpcReply } from '@jetflow/contracts';
 import { decodeJson, encodeJson } from './json.codec';
+import { tooLarge } from './max-payload';
 import { localRpc, type LocalRpcHandler } from './local-rpc.registry';
 
 /** The services that answer requests on `jetflow.rpc.<service>.<op>`. */
@@ -87,7 +88,13 @@ export class RpcServer {
     );
     if (!msg.reply) return;
     try {
-      msg.respond(encodeJson(reply));
+      let body = encodeJson(reply);
+      try {
+        tooLarge(this.nc, body.length, `the reply of ${subject}`);
+      } catch (err) {
+        body = encodeJson({ ok: false, error: toErrorBody(err) } satisfies RpcReply<never>);
+      }
+      msg.respond(body);
     } catch (err) {
       // Connection closing or the reply is too large: the caller times out / gets UNAVAILABLE.
       this.logger.error(`rpc ${subject} could not reply`, err);

@@ -9,6 +9,7 @@ import {
   type JetStreamManager,
   type JsMsg,
   type MsgRequest,
+  type StoredMsg,
 } from '@nats-io/jetstream';
 import { JetflowError, SUBJECTS, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
 import { streamNames, type StreamOptions } from './stream-options';
@@ -213,10 +214,7 @@ export class EventStore {
     const entries: StoredEntry[] = [];
     let seq = from;
     while (entries.length < HISTORY_WALK_MAX) {
-      const msg = this.directReadsConsistent
-        ? await jsm.direct.getMessage(this.stream, { seq, next_by_subj: subject })
-        : // The client types leave `next_by_subj` to direct gets; nats-server 2.9 takes it here too.
-          await jsm.streams.getMessage(this.stream, { seq, next_by_subj: subject } as unknown as MsgRequest);
+      const msg = await this.getConsistent(jsm, { seq, next_by_subj: subject });
       if (!msg || msg.seq > upTo) return { entries, complete: true };
       entries.push({
         seq: msg.seq,
@@ -260,6 +258,31 @@ export class EventStore {
     const jsm = await this.jsm();
     const msg = await jsm.direct.getMessage(this.stream, { last_by_subj: SUBJECTS.executionEvents(executionId) });
     return msg ? msg.seq : 0;
+  }
+
+  /**
+   * The execution's last `events` entry (its last decision), or null; read like `history` (never
+   * from a lagging replica).
+   */
+  async lastEntry(executionId: string): Promise<StoredEntry<ExecutionEvent> | null> {
+    const msg = await this.getConsistent(await this.jsm(), { last_by_subj: SUBJECTS.executionEvents(executionId) });
+    return msg && { seq: msg.seq, kind: 'events', events: JSON.parse(decoder.decode(msg.data)) as ExecutionEvent[], time: msg.time.toISOString() };
+  }
+
+  /** Sequence of the execution's first `deltas` entry at or after `fromSeq`, 0 if none. */
+  async nextDeltaSeq(executionId: string, fromSeq: number): Promise<number> {
+    const msg = await this.getConsistent(await this.jsm(), { seq: Math.max(1, fromSeq), next_by_subj: SUBJECTS.executionDeltas(executionId) });
+    return msg ? msg.seq : 0;
+  }
+
+  /**
+   * One message get: a direct get with one replica; with several, from the stream leader (any
+   * replica answers a direct get, and a lagging one could hide an entry).
+   */
+  private getConsistent(jsm: JetStreamManager, query: { seq: number; next_by_subj: string } | { last_by_subj: string }): Promise<StoredMsg | null> {
+    if (this.directReadsConsistent) return jsm.direct.getMessage(this.stream, query);
+    // The client types leave `next_by_subj` to direct gets; nats-server 2.9 takes it here too.
+    return jsm.streams.getMessage(this.stream, query as unknown as MsgRequest);
   }
 
   /** The execution's first `events` entry (it holds ExecutionStarted), or null (direct get). */

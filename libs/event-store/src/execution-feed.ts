@@ -80,7 +80,8 @@ export interface FeedSubscription {
 export class ExecutionFeed {
   private readonly js: JetStreamClient;
   private readonly streamName: string;
-  private readonly store: EventStore;
+  /** The log this feed follows (point reads: history, last entry). */
+  readonly store: EventStore;
   private readonly listeners = new Map<string, FeedListener[]>();
   private listenerCount = 0;
   private run?: FeedRun;

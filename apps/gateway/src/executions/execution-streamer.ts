@@ -1,16 +1,13 @@
 import { Inject, Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
-import { jetstream, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import type { Config } from '@jetflow/config';
-import { JetflowError, SUBJECTS, type ExecutionEvent } from '@jetflow/contracts';
-import { streamNames, type ExecutionFeed, type LogFollower } from '@jetflow/event-store';
+import { JetflowError } from '@jetflow/contracts';
+import type { ExecutionFeed, LogFollower } from '@jetflow/event-store';
 import type { FastifyReply } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { CLOCK, GATEWAY_CONFIG, GATEWAY_LOGGER, type Clock } from '../gateway.tokens';
 import { EXECUTION_FEED } from './execution-stream.tokens';
 import { controlMessage, entryToSseMessages, formatSse, isFinalMessage, type SseMessage, type SsePosition } from './sse-event.mapper';
-
-const decoder = new TextDecoder();
 
 const SSE_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -45,7 +42,6 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
   private readonly open = new Set<OpenStream>();
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
-  private jsmPromise?: Promise<JetStreamManager>;
 
   constructor(
     @Inject(EXECUTION_FEED) private readonly feed: ExecutionFeed,
@@ -69,15 +65,13 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
    *   log: no stream of this execution ever sent that id, and following from it could skip entries.
    */
   async resumeFrom(executionId: string, after: SsePosition): Promise<'follow' | 'ended'> {
-    const last = await this.getMessage({ last_by_subj: SUBJECTS.executionEvents(executionId) });
+    const last = await this.feed.store.lastEntry(executionId);
     // At the last decision itself, its later events (`complete` among them) may still be unseen:
     // the follower sends them and ends after `ExecutionCompleted`.
     if (!last || after.seq <= last.seq) return 'follow';
-    const events = JSON.parse(decoder.decode(last.data)) as readonly ExecutionEvent[];
-    if (events.some((e) => e.type === 'ExecutionCompleted')) return 'ended';
+    if (last.events.some((e) => e.type === 'ExecutionCompleted')) return 'ended';
     // Running: entries past the last decision can only be stream-only ones (deltas, tool events).
-    const delta = await this.getMessage({ seq: after.seq, next_by_subj: SUBJECTS.executionDeltas(executionId) });
-    if (delta) return 'follow';
+    if (await this.feed.store.nextDeltaSeq(executionId, after.seq)) return 'follow';
     throw new JetflowError('VALIDATION_ERROR', 'Last-Event-ID is past the end of this execution\'s log', [
       { path: 'Last-Event-ID', message: `no event of this execution has an id at or after ${after.seq}; the log ends at ${last.seq}` },
     ]);
@@ -169,19 +163,6 @@ export class ExecutionStreamer implements BeforeApplicationShutdown {
     await Promise.allSettled([...this.open].map((s) => s.close()));
     this.stopHeartbeat();
     await this.feed.stop();
-  }
-
-  /**
-   * One message of the EXECUTIONS stream, null if none. With one replica a direct get (answered by
-   * the only server that has the stream); with several, the stream leader (a lagging replica could
-   * miss an entry the client has seen), as `EventStore` reads.
-   */
-  private async getMessage(query: { last_by_subj: string } | { seq: number; next_by_subj: string }): Promise<StoredMsg | null> {
-    const jsm = await (this.jsmPromise ??= jetstream(this.feed.nc).jetstreamManager(false));
-    const stream = streamNames({ prefix: this.config.streamPrefix }).executions;
-    if (this.config.streamReplicas === 1) return jsm.direct.getMessage(stream, query);
-    // The client types leave `next_by_subj` to direct gets; nats-server takes it here too.
-    return jsm.streams.getMessage(stream, query as unknown as MsgRequest);
   }
 
   private startHeartbeat(): void {

@@ -50,7 +50,8 @@ export function buildStepTask(state: ExecutionState, run: StepRun): StepTask {
   const step = state.graph.steps.get(run.step_id)!;
   const scope = templateScope(state, run.step_id, run.iteration);
   const parameters = resolveTemplates(step.parameters, scope, { keepRoots: ['secrets'] }) as Record<string, unknown>;
-  const slots = secretSlots(step.parameters, parameters, scope);
+  const refs = secretRefs(step.parameters);
+  const slots = refs.secret_refs ? secretSlots(step.parameters, parameters, scope) : [];
   return {
     execution_id: state.execution_id,
     step_id: run.step_id,
@@ -65,7 +66,7 @@ export function buildStepTask(state: ExecutionState, run: StepRun): StepTask {
     ...(run.chat?.length ? { chat: run.chat } : {}),
     ...(step.timeout_seconds ? { timeout_seconds: step.timeout_seconds } : {}),
     ...(slots.length ? { secret_slots: slots } : {}),
-    ...secretRefs(step.parameters),
+    ...refs,
   };
 }
 
@@ -118,8 +119,17 @@ function secretSlot(text: string, resolved: unknown, scope: TemplateScope, path:
   return { path, names: [...names], ...(out === resolved ? { spans } : {}) };
 }
 
+/** Per step definition's parameters (they never change): most steps have no secret at all. */
+const refsCache = new WeakMap<object, { secret_refs?: string[] }>();
+
 /** `{{secrets.NAME}}` names written in the definition (not in data), for the worker to resolve. */
-function secretRefs(parameters: unknown): { secret_refs?: string[] } {
+function secretRefs(parameters: Readonly<Record<string, unknown>>): { secret_refs?: string[] } {
+  let refs = refsCache.get(parameters);
+  if (!refs) refsCache.set(parameters, (refs = scanSecretRefs(parameters)));
+  return refs;
+}
+
+function scanSecretRefs(parameters: unknown): { secret_refs?: string[] } {
   const names = templatePaths(parameters)
     .map((path) => parsePath(path))
     .filter((p) => p.ok && p.segments[0] === 'secrets' && p.segments.length === 2)
