@@ -1,6 +1,9 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { InProcessSystem, SCOPE_HEADERS } from '../support/jetflow-system';
 import { http, readSse, type HttpResponse } from '../support/http-client';
 import { completedExecution } from '../support/executions';
+import { eventually } from '../support/eventually';
 
 /**
  * Inputs at the edges of what the stores underneath can take (PostgreSQL text and indexes, NATS
@@ -130,5 +133,38 @@ describe('input limits (HTTP, SSE)', () => {
     const open = await readSse(sys.baseUrl, `/api/executions/${executionId}/stream`, { headers: { 'Last-Event-ID': lastId }, until: (m) => m.event === 'heartbeat', timeoutMs: 5_000 });
     expect(open.messages.map((m) => m.event)).toEqual(['connected', 'heartbeat']);
     expect((await api('POST', `/api/executions/${executionId}/cancel`)).status).toBeLessThan(300);
+  });
+
+  it('a step result too large for one log entry fails the step (PAYLOAD_TOO_LARGE) once, instead of being redelivered forever', async () => {
+    let calls = 0;
+    // A legal response (under API_CALL_MAX_RESPONSE_BYTES) whose output cannot fit one NATS message with its decision.
+    const server: Server = createServer((req, res) => {
+      calls++;
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ blob: 'z'.repeat(1_000_000) }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/big`;
+      const wf = await create({ name: 'Big', steps: [trigger(['fetch']), { step_id: 'fetch', step_type: 'api_call', parameters: { url }, next_steps: [] }] });
+      const id = await execute(wf);
+      const run = await eventually(
+        async () => {
+          const v = await api('GET', `/api/executions/${id}`);
+          if (v.body?.status === 'running' || v.body?.status === 'pending') throw new Error(`${id} is ${v.body.status}`);
+          return v.body;
+        },
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      expect(run.status).toBe('failed');
+      const events = (await api('GET', `/api/executions/${id}/events`)).body.items as { type: string; step_id?: string; error?: { code: string } }[];
+      const failed = events.filter((e) => e.type === 'StepFailed' && e.step_id === 'fetch');
+      expect(failed.map((e) => e.error?.code)).toEqual(['PAYLOAD_TOO_LARGE']);
+      // Give a redelivery time to happen: none does.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(calls).toBe(1);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

@@ -153,6 +153,12 @@ export class ExecutionActorHost {
         }
         return { state, events, seq };
       } catch (err) {
+        const failed = tooLargeResult(command, err);
+        if (failed) {
+          // Redelivering the result would fail the same way forever (and call the tool again).
+          command = failed;
+          continue;
+        }
         if (!(err instanceof WrongExpectedSequenceError)) throw err;
         this.counts.conflicts++;
         actor = await this.catchUp(executionId, actor);
@@ -211,6 +217,27 @@ export class ExecutionActorHost {
       if (oldest !== undefined) map.delete(oldest);
     }
   }
+}
+
+/**
+ * A step result whose decision cannot be appended because it is larger than a log message may be
+ * (the output, its tool journal, or what it starts): the same step failed instead, not retryable,
+ * without the journal. Undefined for every other command or error (a start that is too large is
+ * the caller's 413).
+ */
+function tooLargeResult(command: ExecutionCommand, err: unknown): ExecutionCommand | undefined {
+  if (command.type !== 'CompleteStep' || !(err instanceof JetflowError) || err.code !== 'PAYLOAD_TOO_LARGE') return undefined;
+  return {
+    type: 'FailStep',
+    step_id: command.step_id,
+    ...(command.iteration ? { iteration: command.iteration } : {}),
+    attempt: command.attempt,
+    ...(command.chat_turn ? { chat_turn: command.chat_turn } : {}),
+    error: { code: 'PAYLOAD_TOO_LARGE', message: `the step's result cannot be recorded: ${err.message}` },
+    retryable: false,
+    now: command.now,
+    rand: 0.5,
+  };
 }
 
 /** A worker result's journal (stream-only events appended with the decision; dropped with a result that decides nothing). */
