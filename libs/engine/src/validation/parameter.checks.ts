@@ -55,10 +55,13 @@ export class ParameterReader {
     return undefined;
   }
 
-  integer(key: string, min: number): void {
+  /** An integer from `min` to `max` (when given). */
+  integer(key: string, min: number, max?: number): void {
     const v = this.get(key);
     if (v === undefined || v === null) return;
-    if (!isInteger(v) || v < min) this.invalid(key, `${key} must be an integer >= ${min}, got ${show(v)}`);
+    if (!isInteger(v) || v < min || (max !== undefined && v > max)) {
+      this.invalid(key, `${key} must be an integer ${max === undefined ? `>= ${min}` : `from ${min} to ${max}`}, got ${show(v)}`);
+    }
   }
 
   /** A number > 0 and, when `max` is given, at most `max` (`unit` names it in the message). */

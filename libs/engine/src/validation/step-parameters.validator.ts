@@ -19,11 +19,19 @@ export const EXPRESSION_PARAMETERS: Partial<Record<StepType, readonly string[]>>
 /** Unit of a seconds cap in messages. */
 const SECONDS = ' seconds (366 days)';
 
+/**
+ * Bounds on how much one decision may start or one step may loop: a loop's items (every body
+ * instance is a log event) and its concurrency, a parallel's concurrency, an agent's model turns.
+ */
+export const MAX_LOOP_ITERATIONS = 10_000;
+export const MAX_CONCURRENCY = 1_000;
+export const MAX_AGENT_ITERATIONS = 100;
+
 const RULES: Record<StepType, (p: ParameterReader) => void> = {
   trigger,
   agent_execution(p) {
     p.string('agent_id', true);
-    p.integer('max_iterations', 1);
+    p.integer('max_iterations', 1, MAX_AGENT_ITERATIONS);
     p.positive('timeout_seconds', MAX_DURATION_SECONDS, SECONDS);
     p.string('message');
   },
@@ -34,7 +42,7 @@ const RULES: Record<StepType, (p: ParameterReader) => void> = {
   },
   loop,
   parallel(p) {
-    p.integer('max_concurrency', 1);
+    p.integer('max_concurrency', 1, MAX_CONCURRENCY);
     p.boolean('fail_fast');
   },
   human_approval(p) {
@@ -106,8 +114,8 @@ function loop(p: ParameterReader): void {
       if (typeof id !== 'string' || !id) p.issues.add('INVALID_PARAMETER', `${p.path('body')}[${i}]`, `body entries must be step ids, got ${show(id)}`, p.stepId);
     });
   }
-  p.integer('concurrency', 1);
-  p.integer('max_iterations', 1);
+  p.integer('concurrency', 1, MAX_CONCURRENCY);
+  p.integer('max_iterations', 1, MAX_LOOP_ITERATIONS);
 }
 
 function api_call(p: ParameterReader): void {

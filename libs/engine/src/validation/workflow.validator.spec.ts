@@ -352,6 +352,14 @@ describe('validateWorkflow: parameters per step type', () => {
       ['INVALID_PARAMETER', 'p.max_iterations'],
       ['UNREACHABLE_STEP', 'steps[2]'],
     ]);
+    // One decision may not start more than this: bounded iterations and concurrency.
+    expect(paramProblems('loop', { items: [1], body: ['b'], concurrency: 1_000, max_iterations: 10_000 })).toEqual([]);
+    expect(paramProblems('loop', { items: [1], body: ['b'], concurrency: 1_001, max_iterations: 10_001 })).toEqual([
+      ['INVALID_PARAMETER', 'p.concurrency'],
+      ['INVALID_PARAMETER', 'p.max_iterations'],
+    ]);
+    expect(paramProblems('parallel', { max_concurrency: 1_001 })).toEqual([['INVALID_PARAMETER', 'p.max_concurrency']]);
+    expect(paramProblems('agent_execution', { agent_id: 'a', max_iterations: 101 })).toEqual([['INVALID_PARAMETER', 'p.max_iterations']]);
   });
 
   it('parallel', () => {
