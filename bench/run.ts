@@ -123,7 +123,8 @@ function settle(natsUrl: string, timeoutMs = 30_000): Promise<void> {
     for (;;) {
       let backlog = 0;
       for (const s of Object.values(STREAMS)) {
-        for await (const c of jsm.consumers.list(s)) if (c.config.durable_name) backlog += c.num_pending + c.num_ack_pending;
+        // A consumer deleted while the list is read (an SSE history read's) comes back as null.
+        for await (const c of jsm.consumers.list(s)) if (c?.config?.durable_name) backlog += c.num_pending + c.num_ack_pending;
       }
       if (backlog === 0) return;
       if (Date.now() > deadline) {
