@@ -14,7 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { STREAMS } from '@jetflow/contracts';
 import type { ApproveAllJob, ApproveAllResult, ExecuteManyJob, ExecuteManyResult, HttpJob, JetflowJob, Job, LoadResult, SseCatchUpJob, SseCatchUpResult } from './loadgen';
-import { CpuMeter, NatsServer, REPO, Stack, track, type CpuSample } from './lib/stack';
+import { CpuMeter, killTracked, NatsServer, REPO, Stack, track, type CpuSample } from './lib/stack';
 import { cpuMs, freePort, median, p99RangeNote, peakRssMiB, round, sleep, summarize, summarizeRuns, waitForPort } from './lib/util';
 import { catchUpLog, w0, w7, type W0Result, type W7Result } from './jetstream';
 import type { RestateRow } from './restate-peer';
@@ -794,5 +794,6 @@ async function runRestate(): Promise<RestateRow[]> {
 
 main().catch((e) => {
   console.error(e);
+  killTracked();
   process.exit(1);
 });

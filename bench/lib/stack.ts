@@ -31,19 +31,24 @@ export function track<C extends ChildProcess>(child: C, opts: { group?: boolean 
     signalsHooked = true;
     for (const sig of ['SIGINT', 'SIGTERM'] as const) {
       process.once(sig, () => {
-        for (const [c, { group }] of children) {
-          try {
-            if (group && c.pid) process.kill(-c.pid, 'SIGKILL');
-            else c.kill('SIGKILL');
-          } catch {
-            /* already gone */
-          }
-        }
+        killTracked();
         process.exit(sig === 'SIGINT' ? 130 : 143);
       });
     }
   }
   return child;
+}
+
+/** SIGKILLs every tracked child still running (interrupt, or the harness crashing: no orphans left). */
+export function killTracked(): void {
+  for (const [c, { group }] of children) {
+    try {
+      if (group && c.pid) process.kill(-c.pid, 'SIGKILL');
+      else c.kill('SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 export interface Proc {
