@@ -1,33 +1,17 @@
-import type { ExecutionCommand, ExecutionEvent, StepDefinition, WorkflowDefinition } from '@jetflow/contracts';
+import type { ExecutionCommand, ExecutionEvent, StepDefinition, TriggerInput, WorkflowDefinition } from '@jetflow/contracts';
 import { decide } from './execution.decider';
 import { clampRetryAfter, retryDelay } from './execution.decision';
 import { decideWithInline } from './execution.runner';
 import { foldEvents, type ExecutionState } from './execution.state';
 import { addSeconds, MAX_DURATION_SECONDS, MAX_RETRY_AFTER_SECONDS, readSeconds } from './durations';
 import { toExecutionView } from './execution.view';
+import { startCommand, stepDef } from '../testing/start-command.fixture';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (ms: number) => new Date(Date.parse(T0) + ms).toISOString();
 
-function step(step_id: string, step_type: StepDefinition['step_type'], parameters: Record<string, unknown> = {}, next_steps: string[] = [], extra: Partial<StepDefinition> = {}): StepDefinition {
-  return { step_id, step_type, parameters, next_steps, ...extra };
-}
-
-function startCmd(definition: WorkflowDefinition, input: Record<string, unknown> = { kind: 'api' }): ExecutionCommand {
-  return {
-    type: 'StartExecution',
-    execution_id: 'e1',
-    workflow_id: 'w1',
-    workflow_version: 1,
-    definition,
-    scope: { organization_id: 'o', project_id: 'p' },
-    input,
-    context: {},
-    user_id: null,
-    session_id: null,
-    now: T0,
-  };
-}
+const step = stepDef;
+const startCmd = (definition: WorkflowDefinition, input: TriggerInput = { kind: 'api' }): ExecutionCommand => startCommand('e1', definition, input);
 
 async function run(given: ExecutionEvent[], command: ExecutionCommand): Promise<{ events: ExecutionEvent[]; state: ExecutionState; history: ExecutionEvent[] }> {
   const { events, state } = await decideWithInline(foldEvents(given), command);

@@ -3,13 +3,12 @@ import { decide } from './execution.decider';
 import { decideWithInline } from './execution.runner';
 import { foldEvents, initialState, type ExecutionState } from './execution.state';
 import { toExecutionView } from './execution.view';
+import { stepDef } from '../testing/start-command.fixture';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (ms: number) => new Date(Date.parse(T0) + ms).toISOString();
 
-function step(step_id: string, step_type: StepDefinition['step_type'], parameters: Record<string, unknown> = {}, next_steps: string[] = [], extra: Partial<StepDefinition> = {}): StepDefinition {
-  return { step_id, step_type, parameters, next_steps, ...extra };
-}
+const step = stepDef;
 
 function startCmd(definition: WorkflowDefinition, input: Record<string, unknown> = { kind: 'api' }): ExecutionCommand {
   return {
