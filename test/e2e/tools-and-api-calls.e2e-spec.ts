@@ -5,6 +5,7 @@ import { InProcessSystem } from '../support/jetflow-system';
 import { http, readSse, type SseMessage } from '../support/http-client';
 
 const TOKEN = 'tok-7f3c9a1e5b2d4c60';
+const PROJECT_KEY = 'pk-4b1d9e0c77a2';
 const OTHER_SCOPE = { 'X-elevAIte-OrganizationId': 'org-other', 'X-elevAIte-ProjectId': 'proj-other', 'X-elevAIte-UserId': 'u2' };
 
 interface Hit {
@@ -40,6 +41,7 @@ class Fixture {
           case '/tools/get_order':
             return json(200, { order_id: JSON.parse(hit.body).order_id, status: 'shipped', eta_days: 2 });
           case '/json':
+          case '/scoped':
             return json(200, { hello: 'world', n: 1 });
           case '/text':
             res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
@@ -112,7 +114,10 @@ describe('tools, tool_call and api_call (HTTP + SSE)', () => {
 
   beforeAll(async () => {
     fx = await Fixture.start();
-    sys = await InProcessSystem.start({ SECRETS: JSON.stringify({ API_TOKEN: TOKEN }), API_CALL_DENY_HOSTS: 'denied.test' }, { resolver });
+    sys = await InProcessSystem.start(
+      { SECRETS: JSON.stringify({ API_TOKEN: TOKEN }), SCOPED_SECRETS: JSON.stringify({ 'org-e2e/proj-e2e': { PROJECT_KEY } }), API_CALL_DENY_HOSTS: 'denied.test' },
+      { resolver },
+    );
   });
   afterAll(async () => {
     await sys?.stop();
@@ -402,6 +407,23 @@ describe('tools, tool_call and api_call (HTTP + SSE)', () => {
       const hit = fx.hitsOf('/echo').at(-1)!;
       expect(hit.headers['x-note']).toBe(`key ${TOKEN} for {{secrets.API_TOKEN}}`);
       expect(JSON.parse(hit.body)).toEqual({ user: 'by {{secrets.API_TOKEN}}' });
+    });
+
+    it("a project's scoped secret reaches its own calls; another organization's run cannot name it", async () => {
+      const definition = single('scoped-secret', { step_id: 'call', step_type: 'api_call', parameters: { url: fx.url('/scoped'), headers: { 'x-project-key': '{{secrets.PROJECT_KEY}}' } } });
+      const own = await run(definition);
+      expect(own.exec.status).toBe('completed');
+      expect(fx.hitsOf('/scoped').map((h) => h.headers['x-project-key'])).toEqual([PROJECT_KEY]);
+      expect(own.events).not.toContain(PROJECT_KEY);
+
+      const created = await api('POST', '/api/workflows', definition, OTHER_SCOPE);
+      const started = await api('POST', `/api/workflows/${created.body.id}/execute`, { trigger: {} }, OTHER_SCOPE);
+      expect(started.status).toBe(202);
+      await readSse(sys.baseUrl, `/api/executions/${started.body.execution_id}/stream`, { headers: OTHER_SCOPE });
+      const other = (await api('GET', `/api/executions/${started.body.execution_id}`, undefined, OTHER_SCOPE)).body;
+      expect(other.status).toBe('failed');
+      expect(step(other, 'call').error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/unknown secret PROJECT_KEY/) });
+      expect(fx.hitsOf('/scoped')).toHaveLength(1);
     });
 
     it('an unknown secret fails the step without calling out', async () => {

@@ -97,6 +97,7 @@ export async function startJetflow(
         concurrency: config.stepsConcurrency,
         localDispatch: config.stepsLocalDispatch,
         secrets: config.secrets,
+        scopedSecrets: config.scopedSecrets,
         allowPrivateNetworks: config.apiCallAllowPrivate,
         allowHosts: config.apiCallAllowHosts,
         denyHosts: config.apiCallDenyHosts,

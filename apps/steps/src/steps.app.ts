@@ -4,7 +4,7 @@ import { RpcClient } from '@jetflow/bus';
 import { EventStore, streamNames, type StreamOptions } from '@jetflow/event-store';
 import { DEFAULT_HANDLERS, StepTaskWorker, TimerWorker } from '@jetflow/step-workers';
 import { agentStepHandlers, type OpenAiDefaults } from './agent-steps.wiring';
-import { RpcToolCatalog, type HostResolver, type OutboundPolicy, type ToolsDeps } from '@jetflow/tools';
+import { RpcToolCatalog, type HostResolver, type OutboundPolicy, type ScopedSecrets, type ToolsDeps } from '@jetflow/tools';
 
 /** The steps service: step tasks and durable timers from their JetStream work queues. */
 export async function startStepsService(
@@ -15,6 +15,7 @@ export async function startStepsService(
     /** Take tasks from an executions host on the same connection directly (default true). */
     localDispatch?: boolean;
     secrets: Readonly<Record<string, string>>;
+    scopedSecrets?: ScopedSecrets;
     allowPrivateNetworks: boolean;
     allowHosts?: readonly string[];
     denyHosts?: readonly string[];
@@ -38,6 +39,7 @@ export async function startStepsService(
     concurrency: opts.concurrency,
     localDispatch: opts.localDispatch ?? true,
     secrets: opts.secrets,
+    ...(opts.scopedSecrets ? { scopedSecrets: opts.scopedSecrets } : {}),
     allowPrivateNetworks: opts.allowPrivateNetworks,
     outbound,
     tools,

@@ -81,7 +81,7 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
     const keyName = agent.provider.kind === 'openai' ? agent.provider.api_key_secret : undefined;
     // A misspelt name would otherwise call the model with no key and fail later with a vague 401.
     if (keyName !== undefined && !Object.hasOwn(ctx.secrets, keyName)) {
-      return fail('AGENT_ERROR', `unknown secret ${keyName} in provider.api_key_secret (define it in SECRETS)`, false);
+      return fail('AGENT_ERROR', `unknown secret ${keyName} in provider.api_key_secret (define it in SECRETS, or in SCOPED_SECRETS for this project)`, false);
     }
     const registry = deps.tools ?? (ctx.tools ? agentToolsFrom(ctx.tools) : undefined);
     if (agent.tools.length && !registry) return fail('AGENT_ERROR', 'no tool registry is configured for agent tools', false);

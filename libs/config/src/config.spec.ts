@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       apiCallDenyHosts: [],
       apiCallMaxResponseBytes: 1_048_576,
       secrets: {},
+      scopedSecrets: {},
       scheduleCatchUp: true,
       scheduleRefreshMs: 5_000,
     });
@@ -85,6 +86,7 @@ describe('loadConfig', () => {
       apiCallDenyHosts: ['evil.example.com', '10.1.0.0/16'],
       apiCallMaxResponseBytes: 4096,
       secrets: { OPENAI_API_KEY: 'sk-1' },
+      scopedSecrets: {},
       scheduleCatchUp: true,
       scheduleRefreshMs: 5_000,
     });
@@ -122,6 +124,13 @@ describe('loadConfig', () => {
   it('rejects malformed SECRETS JSON and non-string secret values', () => {
     expect(() => loadConfig({ SECRETS: '{nope' })).toThrow(/SECRETS/);
     expect(() => loadConfig({ SECRETS: '{"a":1}' })).toThrow(/SECRETS/);
+  });
+
+  it('parses SCOPED_SECRETS per "organization/project" or "organization/*" and rejects other keys or values', () => {
+    expect(loadConfig({ SCOPED_SECRETS: '{"org-a/proj-1":{"TOKEN":"t1"},"org-a/*":{"SHARED":"s"}}' }).scopedSecrets).toEqual({ 'org-a/proj-1': { TOKEN: 't1' }, 'org-a/*': { SHARED: 's' } });
+    for (const bad of ['{"org-a":{"T":"x"}}', '{"a/b/c":{"T":"x"}}', '{"org a/p":{"T":"x"}}', '{"o/p":{"T":1}}', '{"o/p":"x"}', 'nope']) {
+      expect(() => loadConfig({ SCOPED_SECRETS: bad })).toThrow(/SCOPED_SECRETS/);
+    }
   });
 
   it('rejects out-of-range numbers', () => {

@@ -44,8 +44,13 @@ export interface Config {
   readonly apiCallDenyHosts: readonly string[];
   /** `API_CALL_MAX_RESPONSE_BYTES`: largest response body an api_call / HTTP tool reads. */
   readonly apiCallMaxResponseBytes: number;
-  /** `SECRETS`: name → value, for templates and tool credentials. */
+  /** `SECRETS`: name → value, for templates and tool credentials; every organization and project may name them. */
   readonly secrets: Readonly<Record<string, string>>;
+  /**
+   * `SCOPED_SECRETS`: `<organization>/<project>` or `<organization>/*` → (name → value): secrets only
+   * runs of that project (or organization) may name; they win over `SECRETS` of the same name.
+   */
+  readonly scopedSecrets: Readonly<Record<string, Readonly<Record<string, string>>>>;
   /** `OPENAI_API_KEY`: the model key for agents that name no `api_key_secret`. */
   readonly openaiApiKey?: string;
   /** `OPENAI_BASE_URL`: OpenAI-compatible endpoint for agents that name no `base_url`. */
@@ -122,6 +127,27 @@ const secrets = z
   })
   .pipe(z.record(z.string(), z.string(), { message: 'expected a JSON object of name → string value' }));
 
+/** `<organization>/<project>` or `<organization>/*` (no slash or space inside either part). */
+const SCOPE_KEY = /^[^/\s]+\/[^/\s]+$/;
+
+const scopedSecrets = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected a JSON object of "organization/project" (or "organization/*") → {name: value}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z.record(
+      z.string().regex(SCOPE_KEY, 'keys must be "organization/project" or "organization/*"'),
+      z.record(z.string(), z.string(), { message: 'each scope maps secret names to string values' }),
+      { message: 'expected a JSON object of "organization/project" (or "organization/*") → {name: value}' },
+    ),
+  );
+
 const schema = z
   .object({
     NATS_URL: optional(natsUrl),
@@ -146,6 +172,7 @@ const schema = z
     API_CALL_DENY_HOSTS: optional(z.string().transform((v) => list(v).map((h) => h.toLowerCase()))),
     API_CALL_MAX_RESPONSE_BYTES: optional(integer(1, 1024 * 1024 * 1024)),
     SECRETS: optional(secrets),
+    SCOPED_SECRETS: optional(scopedSecrets),
     OPENAI_API_KEY: optional(z.string().trim()),
     OPENAI_BASE_URL: optional(z.string().trim().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL')),
     SCHEDULE_CATCH_UP: optional(bool),
@@ -193,6 +220,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     apiCallDenyHosts: e.API_CALL_DENY_HOSTS ?? [],
     apiCallMaxResponseBytes: e.API_CALL_MAX_RESPONSE_BYTES ?? 1_048_576,
     secrets: e.SECRETS ?? {},
+    scopedSecrets: e.SCOPED_SECRETS ?? {},
     ...(e.OPENAI_API_KEY ? { openaiApiKey: e.OPENAI_API_KEY } : {}),
     ...(e.OPENAI_BASE_URL ? { openaiBaseUrl: e.OPENAI_BASE_URL } : {}),
     scheduleCatchUp: e.SCHEDULE_CATCH_UP ?? true,

@@ -3,7 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { nanos } from '@nats-io/transport-node';
 import { SUBJECTS, toErrorBody, type ExecutionCommand, type StepTask } from '@jetflow/contracts';
 import { decodeJson, encodeJson, localTasks, RpcClient, type LocalTaskRunner } from '@jetflow/bus';
-import type { OutboundPolicy, ToolsDeps } from '@jetflow/tools';
+import { SecretsByScope, type OutboundPolicy, type ScopedSecrets, type ToolsDeps } from '@jetflow/tools';
 import type { HandlerContext, HandlerOutcome, StepHandlers, StreamAppender } from './step-handler';
 import { DurationHistogram, type DurationSnapshot } from './duration-histogram';
 
@@ -18,7 +18,10 @@ export interface StepTaskWorkerOptions {
   readonly durableName?: string;
   readonly concurrency?: number;
   readonly ackWaitMs?: number;
+  /** Secrets every scope may name (`SECRETS`). */
   readonly secrets?: Readonly<Record<string, string>>;
+  /** Secrets only runs of one organization or project may name (`SCOPED_SECRETS`). */
+  readonly scopedSecrets?: ScopedSecrets;
   readonly allowPrivateNetworks?: boolean;
   /** Outbound policy (host lists) for api_call; `allowPrivateNetworks` fills it when absent. */
   readonly outbound?: OutboundPolicy;
@@ -66,6 +69,7 @@ export class StepTaskWorker implements LocalTaskRunner {
   /** Queued messages waiting for a free handler slot: they go before tasks from the local host. */
   private readonly slotWaiters: (() => void)[] = [];
   private accepting = false;
+  private readonly secrets: SecretsByScope;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -75,6 +79,7 @@ export class StepTaskWorker implements LocalTaskRunner {
     this.rpc = new RpcClient(nc, { timeoutMs: 10_000 });
     this.durable = opts.durableName ?? 'jetflow-steps';
     this.concurrency = opts.concurrency ?? 64;
+    this.secrets = new SecretsByScope(opts.secrets ?? {}, opts.scopedSecrets ?? {});
   }
 
   async start(): Promise<void> {
@@ -246,12 +251,15 @@ export class StepTaskWorker implements LocalTaskRunner {
     const handler = this.handlers[task.step_type];
     if (!handler) return { ok: false, error: { code: 'VALIDATION_ERROR', message: `no worker handles ${task.step_type}` }, retryable: false };
     const o = this.opts;
+    // The run's own secrets: the shared ones plus its organization's and project's, never another's.
+    const secrets = this.secrets.for(task.scope);
+    const tools = o.tools && this.secrets.scoped ? { ...o.tools, secrets } : o.tools;
     const ctx: HandlerContext = {
       signal: this.abort.signal,
-      secrets: o.secrets ?? {},
+      secrets,
       allowPrivateNetworks: o.allowPrivateNetworks ?? true,
       ...(o.outbound ? { outbound: o.outbound } : {}),
-      ...(o.tools ? { tools: o.tools } : {}),
+      ...(tools ? { tools } : {}),
       ...(o.stream ? { stream: o.stream } : {}),
       ...(o.maxResponseBytes ? { maxResponseBytes: o.maxResponseBytes } : {}),
       ...(o.clock ? { clock: o.clock } : {}),

@@ -19,3 +19,4 @@ export {
 export { sendOutbound, parseRetryAfter, isRetryableStatus, MAX_REDIRECTS, DEFAULT_MAX_RESPONSE_BYTES, type OutboundRequest, type OutboundResponse, type OutboundDeps } from './outbound-http';
 export { httpCall, type HttpCallOutcome, type HttpCallOptions } from './http-call';
 export { resolveSecrets, resolveSecretSlots, redactSecrets, secretNames, REDACTED, type WithSecrets } from './secrets';
+export { SecretsByScope, type ScopedSecrets } from './scoped-secrets';

@@ -53,7 +53,7 @@ export function resolveSecretSlots<T>(value: T, secrets: Readonly<Record<string,
 
 function secretValue(secrets: Readonly<Record<string, string>>, name: string): string {
   const secret = Object.prototype.hasOwnProperty.call(secrets, name) ? secrets[name] : undefined;
-  if (secret === undefined) throw new JetflowError('VALIDATION_ERROR', `unknown secret ${name} (define it in SECRETS)`);
+  if (secret === undefined) throw new JetflowError('VALIDATION_ERROR', `unknown secret ${name} (define it in SECRETS, or in SCOPED_SECRETS for this project)`);
   return secret;
 }
 
