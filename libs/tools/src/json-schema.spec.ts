@@ -49,4 +49,17 @@ describe('json-schema', () => {
     expect(inputSchemaErrors([])).toEqual([{ path: 'input_schema', message: 'input_schema must be a JSON Schema object' }]);
     expect(() => argumentErrors({ type: 'object', properties: { a: { type: 'nope' } } }, {})).toThrow(/^schema is invalid: /);
   });
+
+  it('refuses a pattern that can backtrack exponentially; ordinary patterns still validate', () => {
+    const evil = { type: 'object', properties: { id: { type: 'string', pattern: '^(a+)+$' } } };
+    expect(inputSchemaErrors(evil)).toEqual([{ path: 'input_schema', message: expect.stringMatching(/pattern "\^\(a\+\)\+\$" is refused/) }]);
+    const evilKeys = { type: 'object', patternProperties: { '^(\\w+\\s?)*$': { type: 'string' } } };
+    expect(inputSchemaErrors(evilKeys)).toHaveLength(1);
+    const fine = { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Z]-\\d+$' } } };
+    expect(inputSchemaErrors(fine)).toEqual([]);
+    expect(argumentErrors(fine, { id: 'A-12' })).toEqual([]);
+    expect(argumentErrors(fine, { id: 'a-12' })).toEqual([{ path: 'arguments.id', message: 'must match pattern "^[A-Z]-\\d+$"', code: 'pattern' }]);
+    // An oversized string never reaches the regex engine.
+    expect(argumentErrors({ type: 'object', properties: { s: { type: 'string', pattern: '^x' } } }, { s: 'x'.repeat(200_000) })).toHaveLength(1);
+  });
 });

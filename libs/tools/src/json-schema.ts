@@ -1,7 +1,24 @@
-import { Ajv, type Options, type ValidateFunction } from 'ajv';
+import { Ajv, type Options, type RegExpEngine, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
+import { MAX_REGEX_SUBJECT_LENGTH, unsafeRegexReason } from '@jetflow/expressions';
 
-const OPTIONS: Options = { allErrors: true, strict: false, validateFormats: false };
+/**
+ * `pattern` / `patternProperties` go through the same guard as JSONata regexes: a pattern that can
+ * backtrack exponentially makes the schema invalid (a tool's arguments come from a model or from
+ * run-time data, and one evil match would freeze the worker), and a string longer than
+ * `MAX_REGEX_SUBJECT_LENGTH` does not match.
+ */
+const guardedRegExp: RegExpEngine = Object.assign(
+  (pattern: string, flags: string) => {
+    const reason = unsafeRegexReason(pattern, flags.includes('i'));
+    if (reason) throw new Error(`pattern ${JSON.stringify(pattern)} is refused: ${reason}`);
+    const re = new RegExp(pattern, flags);
+    return { test: (s: string) => s.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(s) };
+  },
+  { code: 'new RegExp' },
+);
+
+const OPTIONS: Options = { allErrors: true, strict: false, validateFormats: false, code: { regExp: guardedRegExp } };
 
 /**
  * Checks schemas against the JSON Schema meta-schema and nothing else: it never compiles or stores a
