@@ -1,4 +1,4 @@
-import { Ajv, type Options, type RegExpEngine, type ValidateFunction } from 'ajv';
+import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
 import { MAX_REGEX_SUBJECT_LENGTH, unsafeRegexReason } from '@jetflow/expressions';
 
@@ -8,6 +8,9 @@ import { MAX_REGEX_SUBJECT_LENGTH, unsafeRegexReason } from '@jetflow/expression
  * run-time data, and one evil match would freeze the worker), and a string longer than
  * `MAX_REGEX_SUBJECT_LENGTH` does not match.
  */
+/** Ajv's `code.regExp` engine type (not exported by the package root). */
+type RegExpEngine = NonNullable<NonNullable<Options['code']>['regExp']>;
+
 const guardedRegExp: RegExpEngine = Object.assign(
   (pattern: string, flags: string) => {
     const reason = unsafeRegexReason(pattern, flags.includes('i'));
