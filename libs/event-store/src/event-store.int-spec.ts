@@ -295,6 +295,13 @@ describe('EventStore against nats-server', () => {
     expect(long.map((e) => e.events)).toEqual(appended.map((_, i) => [status(i + 1)]));
     await nc.flush();
     expect(consumerApi.filter((s) => s.includes('.CREATE.')).length).toBe(1);
+
+    // A page: at most `max` entries, from the walk alone when it is enough, else from the consumer.
+    expect((await store.read(id, 1, 3)).map((e) => e.seq)).toEqual(appended.slice(0, 3));
+    expect((await store.read(id, appended[4], 20)).map((e) => e.seq)).toEqual(appended.slice(4, 24));
+    expect((await store.read(id, appended[30], 100)).map((e) => e.seq)).toEqual(appended.slice(30));
+    await nc.flush();
+    expect(consumerApi.filter((s) => s.includes('.CREATE.')).length).toBe(2);
     sub.unsubscribe();
     expect((await jetstreamManager(nc).then((jsm) => jsm.streams.info(streamNames(opts).executions))).state.consumer_count).toBe(0);
   });

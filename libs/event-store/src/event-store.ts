@@ -131,10 +131,11 @@ export class EventStore {
   /**
    * The execution's `events` entries with `seq >= fromSeq` that exist when the call starts, in order.
    * Single-message gets, and for a long log one ordered consumer after them (`readSubject`). An
-   * entry may start with a step's journal (stream-only events, see `append`).
+   * entry may start with a step's journal (stream-only events, see `append`). At most `max` entries
+   * (a page of a long log costs that page, not the rest of the log).
    */
-  async read(executionId: string, fromSeq = 1): Promise<StoredEntry<ExecutionEvent | StreamEvent>[]> {
-    return this.readSubject<ExecutionEvent | StreamEvent>(SUBJECTS.executionEvents(executionId), fromSeq);
+  async read(executionId: string, fromSeq = 1, max = Number.POSITIVE_INFINITY): Promise<StoredEntry<ExecutionEvent | StreamEvent>[]> {
+    return this.readSubject<ExecutionEvent | StreamEvent>(SUBJECTS.executionEvents(executionId), fromSeq, max);
   }
 
   /**
@@ -153,9 +154,10 @@ export class EventStore {
    * collector then scans in every cycle: a consumer per read of a finished run made its collections
    * take 0.4–0.7 s on 2 cores.
    */
-  private async readSubject<E>(subject: string, fromSeq: number): Promise<StoredEntry<E>[]> {
+  private async readSubject<E>(subject: string, fromSeq: number, max = Number.POSITIVE_INFINITY): Promise<StoredEntry<E>[]> {
     const walked = await this.walk(subject, Math.max(1, fromSeq), Number.MAX_SAFE_INTEGER);
     const entries = walked.entries as StoredEntry<E>[];
+    if (entries.length >= max) return entries.slice(0, max);
     if (walked.complete) return entries;
     const consumer = await this.js.consumers.get(this.stream, {
       filter_subjects: subject,
@@ -164,8 +166,8 @@ export class EventStore {
     });
     try {
       // num_pending at creation is exactly what exists now; later appends are not waited for.
-      const target = (await consumer.info(true)).num_pending;
-      if (target === 0) return entries;
+      const target = Math.min((await consumer.info(true)).num_pending, max - entries.length);
+      if (target <= 0) return entries;
       const messages = await consumer.consume({ max_messages: Math.min(target, READ_BATCH) });
       let count = 0;
       try {

@@ -126,8 +126,8 @@ export class ExecutionsService {
     if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new JetflowError('VALIDATION_ERROR', 'limit must be an integer 1..10000');
     const from = req.from_seq ?? 1;
     if (!Number.isInteger(from) || from < 1 || from > Number.MAX_SAFE_INTEGER) throw new JetflowError('VALIDATION_ERROR', `from_seq must be an integer 1..${Number.MAX_SAFE_INTEGER}`);
-    // EventStore.read has no maximum count: the rest of the log is read, then cut at `limit`.
-    const entries = await this.deps.store.read(req.id, from);
+    // One entry more than the page: its sequence is the next page's start.
+    const entries = await this.deps.store.read(req.id, from, limit + 1);
     const items = entries.slice(0, limit).flatMap((entry) => entry.events.map((event, i) => ({ id: i ? `${entry.seq}.${i}` : `${entry.seq}`, seq: entry.seq, ...event })));
     return { items, next_seq: entries.length > limit ? entries[limit]!.seq : null };
   }
