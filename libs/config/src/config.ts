@@ -115,38 +115,35 @@ const services = z
   )
   .transform((names): ServiceName[] => (names.includes('all') ? [...SERVICE_NAMES] : [...new Set(names as ServiceName[])]));
 
-const secrets = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return JSON.parse(v) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected a JSON object of name → string value' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string(), z.string(), { message: 'expected a JSON object of name → string value' }));
+/** A variable holding JSON, parsed, then checked by `shape`; `expected` describes it in errors. */
+const json = <T extends z.ZodTypeAny>(expected: string, shape: T) =>
+  z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `expected ${expected}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(shape);
+
+const SECRETS_SHAPE = 'a JSON object of name → string value';
+const secrets = json(SECRETS_SHAPE, z.record(z.string(), z.string(), { message: `expected ${SECRETS_SHAPE}` }));
 
 /** `<organization>/<project>` or `<organization>/*` (no slash or space inside either part). */
 const SCOPE_KEY = /^[^/\s]+\/[^/\s]+$/;
 
-const scopedSecrets = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return JSON.parse(v) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected a JSON object of "organization/project" (or "organization/*") → {name: value}' });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z.record(
-      z.string().regex(SCOPE_KEY, 'keys must be "organization/project" or "organization/*"'),
-      z.record(z.string(), z.string(), { message: 'each scope maps secret names to string values' }),
-      { message: 'expected a JSON object of "organization/project" (or "organization/*") → {name: value}' },
-    ),
-  );
+const SCOPED_SHAPE = 'a JSON object of "organization/project" (or "organization/*") → {name: value}';
+const scopedSecrets = json(
+  SCOPED_SHAPE,
+  z.record(
+    z.string().regex(SCOPE_KEY, 'keys must be "organization/project" or "organization/*"'),
+    z.record(z.string(), z.string(), { message: 'each scope maps secret names to string values' }),
+    { message: `expected ${SCOPED_SHAPE}` },
+  ),
+);
 
 const schema = z
   .object({
