@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { toErrorBody, type IterationPath, type Scope, type StepTask, type StreamEvent } from '@jetflow/contracts';
 import type { HandlerOutcome, StepHandler } from '@jetflow/step-workers';
 import { redactSecrets } from '@jetflow/tools';
@@ -68,6 +69,10 @@ export function createAgentExecutionHandler(deps: AgentHandlerDeps): StepHandler
     // Node timers hold at most 2^31-1 ms (≈ 24.8 days); a longer one would fire after 1 ms.
     const deadline = AbortSignal.timeout(Math.min(timeoutSeconds * 1000, 2 ** 31 - 1));
     const signal = AbortSignal.any([ctx.signal, deadline]);
+    // The model client adds an abort listener per request and never removes it: an agent making
+    // more than 10 model calls in one step would print a MaxListenersExceededWarning. The signal
+    // lives as long as the step, so its listeners go with it.
+    setMaxListeners(0, signal);
 
     let agent: AgentView;
     let tools: readonly ToolSpec[];
