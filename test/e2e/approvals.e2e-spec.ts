@@ -207,6 +207,19 @@ describe('human approvals (HTTP + SSE, real NATS and PostgreSQL)', () => {
     expect((await api('POST', `/api/approvals/${approvals[0].id}`, { decision: 'approved' }, scope)).status).toBe(409);
   });
 
+  it('a decision sent right after cancel returned is never a 200: the run stays cancelled and so does the approval', async () => {
+    const scope = freshScope();
+    for (let i = 0; i < 5; i++) {
+      const { executionId, approvals } = await startWaiting([trigger(['gate']), approval('gate', {}, ['after']), transform('after', { x: 1 })], scope);
+      expect((await api('POST', `/api/executions/${executionId}/cancel`, undefined, scope)).status).toBeLessThan(300);
+      // Before the approvals read model has seen the cancel, as often as not.
+      const decided = await api('POST', `/api/approvals/${approvals[0].id}`, { decision: 'approved' }, scope);
+      expect([decided.status, decided.body?.error?.code]).toEqual([409, 'CONFLICT']);
+      expect((await api('GET', `/api/executions/${executionId}`, undefined, scope)).body.status).toBe('cancelled');
+      await eventually(async () => (await approvalOf(approvals[0].id, executionId, scope)).status === 'cancelled');
+    }
+  });
+
   it('lists by status, execution and workflow, newest first, and never across scopes', async () => {
     const scope = freshScope();
     const steps = [trigger(['gate']), approval('gate', {}, ['after']), transform('after', { x: 1 })];

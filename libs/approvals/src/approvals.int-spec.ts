@@ -184,6 +184,8 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
 
   describe('ApprovalsService', () => {
     const received: { execution_id: string; command: CompleteStep }[] = [];
+    /** What the stand-in answers for a run that already ended (default: taken, running). */
+    const endedRuns = new Map<string, string>();
     let executions: RpcServer | undefined;
     let delivery: DecisionDelivery;
     let service: ApprovalsService;
@@ -191,7 +193,8 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
       executions = new RpcServer(nc, 'executions');
       executions.handle<{ execution_id: string; command: CompleteStep }, unknown>('command', async (r) => {
         received.push(r);
-        return { status: 'running', seq: 1 };
+        const ended = endedRuns.get(r.execution_id);
+        return ended ? { status: ended, seq: 3, taken: false } : { status: 'running', seq: 1, taken: true };
       });
       await nc.flush();
     };
@@ -275,6 +278,24 @@ describe('approvals projection, decisions and delivery (NATS + Postgres)', () =>
       await startExecutionsStandIn();
       await eventually(async () => (await ds.query(`SELECT delivered FROM approvals WHERE id = $1`, [id]))[0].delivered === true);
       expect(received.filter((r) => r.execution_id === f && r.command.step_id === 'right').at(-1)?.command.output).toMatchObject({ decision: 'approved', decided_by: 'alice' });
+    });
+
+    it('a decision for a run that ended before the read model knew is a 409, and the approval reads cancelled / expired', async () => {
+      for (const [runStatus, approvalStatus] of [
+        ['cancelled', 'cancelled'],
+        ['timeout', 'expired'],
+      ] as const) {
+        const g = randomUUID();
+        await append(g, [started(g, wf1, scope, t(40)), waiting('gate', t(40))]);
+        await projectAll();
+        // The run ends in the log, but the approvals read model has not seen it yet.
+        endedRuns.set(g, runStatus);
+        const id = approvalId(g, 'gate', [], 1);
+        await expect(service.decide(scope, id, { decision: 'approved' })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already ended/) });
+        expect(received.filter((r) => r.execution_id === g)).toHaveLength(1);
+        expect((await ds.query(`SELECT status, delivered FROM approvals WHERE id = $1`, [id]))[0]).toEqual({ status: approvalStatus, delivered: true });
+        expect((await service.list(scope, { execution_id: g })).items[0]?.status).toBe(approvalStatus);
+      }
     });
 
     it('the log has the last word over a decision the actor never took', async () => {

@@ -84,7 +84,9 @@ export class ApprovalsService {
       const current = await this.find(scope, id);
       throw new JetflowError('CONFLICT', current.status === 'pending' ? 'approval has expired' : `approval is already ${current.status}`);
     }
-    await this.delivery.deliver(won);
+    if ((await this.delivery.deliver(won)) === 'run_ended') {
+      throw new JetflowError('CONFLICT', 'the execution has already ended (cancelled or timed out): the decision was not applied');
+    }
     return toApprovalView(won);
   }
 

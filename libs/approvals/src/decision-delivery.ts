@@ -2,8 +2,14 @@ import type { CompleteStep } from '@jetflow/contracts';
 import type { DataSource } from 'typeorm';
 import type { ApprovalRow } from './approval.view';
 
-/** Sends a command to an execution actor (the executions service's `command` operation). */
-export type CommandSender = (executionId: string, command: CompleteStep) => Promise<unknown>;
+/**
+ * Sends a command to an execution actor (the executions service's `command` operation). `taken`:
+ * the run recorded this decision (false: it had already ended, cancelled or timed out).
+ */
+export type CommandSender = (executionId: string, command: CompleteStep) => Promise<{ readonly status: string; readonly taken?: boolean }>;
+
+/** What became of a delivered decision. */
+export type Delivery = 'taken' | 'run_ended' | 'not_sent';
 
 export interface DecisionDeliveryOptions {
   readonly clock?: () => Date;
@@ -38,13 +44,17 @@ export class DecisionDelivery {
     this.clock = opts.clock ?? (() => new Date());
   }
 
-  /** Sends one decision; true when the actor took it (the row is then marked delivered). */
-  async deliver(row: Decided): Promise<boolean> {
-    if (this.inFlight.has(row.id)) return false;
+  /**
+   * Sends one decision. `taken`: the run recorded it (the row is marked delivered). `run_ended`: the
+   * run had already ended (cancelled, timed out) and ignored it: the row says so (`cancelled` /
+   * `expired`, delivered) instead of a decision nobody acted on. `not_sent`: try again later.
+   */
+  async deliver(row: Decided): Promise<Delivery> {
+    if (this.inFlight.has(row.id)) return 'not_sent';
     this.inFlight.add(row.id);
     try {
       const decision = row.status === 'approved' ? 'approved' : 'rejected';
-      await this.send(row.execution_id, {
+      const reply = await this.send(row.execution_id, {
         type: 'CompleteStep',
         step_id: row.step_id,
         ...(row.iteration?.length ? { iteration: row.iteration } : {}),
@@ -52,11 +62,17 @@ export class DecisionDelivery {
         output: { decision, comment: row.comment, decided_by: row.decided_by, decided_at: row.decided_at ? row.decided_at.toISOString() : null },
         now: this.clock().toISOString(),
       });
+      // An executions service without `taken` (older version) took it, as before.
+      if (reply.taken === false) {
+        const ended = reply.status === 'timeout' ? 'expired' : 'cancelled';
+        await this.dataSource.query(`UPDATE approvals SET status = $2, delivered = true WHERE id = $1`, [row.id, ended]);
+        return 'run_ended';
+      }
       await this.dataSource.query(`UPDATE approvals SET delivered = true WHERE id = $1`, [row.id]);
-      return true;
+      return 'taken';
     } catch (err) {
       this.opts.onError?.(err, row.id);
-      return false;
+      return 'not_sent';
     } finally {
       this.inFlight.delete(row.id);
     }
@@ -89,7 +105,7 @@ export class DecisionDelivery {
     let delivered = 0;
     for (const row of rows) {
       if (this.closing) break;
-      if (await this.deliver(row)) delivered++;
+      if ((await this.deliver(row)) !== 'not_sent') delivered++;
     }
     return delivered;
   }

@@ -11,6 +11,7 @@ import {
   type ExecutionSummaryView,
   type Scope,
   type WorkflowDefinition,
+  stepKey,
 } from '@jetflow/contracts';
 import { toExecutionView, type ExecutionState } from '@jetflow/engine';
 import type { EventStore } from '@jetflow/event-store';
@@ -137,10 +138,15 @@ export class ExecutionsService {
   }
 
   /** A command from a worker or timer (already carrying its time and randomness). */
-  async command(req: { execution_id: string; command: ExecutionCommand }): Promise<{ status: ExecutionStatus | 'new'; seq: number }> {
+  /**
+   * A command from a worker or timer. `taken`: a step result (CompleteStep / FailStep) is the one
+   * the log holds for that step attempt, now or from an earlier delivery of the same result; false
+   * when the run had moved on (cancelled, timed out, another attempt) and ignored it.
+   */
+  async command(req: { execution_id: string; command: ExecutionCommand }): Promise<{ status: ExecutionStatus | 'new'; seq: number; taken: boolean }> {
     if (!UUID.test(req.execution_id)) throw notFound();
-    const { state, seq } = await this.deps.host.handle(req.execution_id, req.command);
-    return { status: state.status, seq };
+    const { state, seq, events } = await this.deps.host.handle(req.execution_id, req.command);
+    return { status: state.status, seq, taken: events.length > 0 || resultRecorded(state, req.command) };
   }
 
   private async scoped(scope: Scope, id: string): Promise<ExecutionState> {
@@ -180,4 +186,15 @@ function checkExecuteBody(body: unknown): ExecuteBody {
   for (const f of ['user_id', 'session_id']) if (b[f] !== undefined && b[f] !== null && typeof b[f] !== 'string') details.push({ path: f, message: 'must be a string' });
   if (details.length) throw new JetflowError('VALIDATION_ERROR', 'invalid execute body', details);
   return b as ExecuteBody;
+}
+
+/** The step attempt a result names already ended with exactly that result (a repeated delivery). */
+function resultRecorded(state: ExecutionState, c: ExecutionCommand): boolean {
+  if (c.type !== 'CompleteStep' && c.type !== 'FailStep') return false;
+  const run = state.steps.get(stepKey(c.step_id, c.iteration));
+  if (!run || run.attempt !== c.attempt) return false;
+  if (c.type === 'FailStep') return run.status === 'failed' && run.error?.code === c.error.code;
+  if (run.status === 'completed') return JSON.stringify(run.output) === JSON.stringify(c.output);
+  // A rejected approval without an else branch fails its step (and the run) with APPROVAL_REJECTED.
+  return run.status === 'failed' && run.error?.code === 'APPROVAL_REJECTED' && (c.output as { decision?: unknown } | null)?.decision === 'rejected';
 }
