@@ -128,6 +128,22 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(other.body.execution_id).not.toBe(first.body.execution_id);
   });
 
+  it('without an Idempotency-Key, a delivery id header (webhook-id, X-GitHub-Delivery) makes a redelivery return the same execution', async () => {
+    const owner = scope();
+    const id = await create(echoWorkflow({ kind: 'webhook' }), owner);
+    for (const header of ['webhook-id', 'X-GitHub-Delivery', 'X-Webhook-Id']) {
+      const delivery = { ...JSON_ONLY, [header]: `msg_${randomUUID()}` };
+      const first = await api('POST', `/api/hooks/${id}`, { order: 2 }, delivery);
+      const retry = await api('POST', `/api/hooks/${id}`, { order: 2 }, delivery);
+      expect([first.status, retry.status]).toEqual([202, 202]);
+      expect(retry.body.execution_id).toBe(first.body.execution_id);
+    }
+    // Another delivery id is another event.
+    const a = await api('POST', `/api/hooks/${id}`, { order: 3 }, { ...JSON_ONLY, 'webhook-id': `msg_${randomUUID()}` });
+    const b = await api('POST', `/api/hooks/${id}`, { order: 3 }, { ...JSON_ONLY, 'webhook-id': `msg_${randomUUID()}` });
+    expect(b.body.execution_id).not.toBe(a.body.execution_id);
+  });
+
   it('answers 404 NOT_FOUND for a workflow whose trigger is not a webhook, and for unknown ids', async () => {
     const owner = scope();
     const id = await create(echoWorkflow({ kind: 'api' }), owner);

@@ -8,6 +8,13 @@ import { ServicesClient } from '../rpc/services.client';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
 
 /**
+ * Delivery ids senders put on every attempt of one event (Standard Webhooks, GitHub, a generic
+ * form): without an `Idempotency-Key`, the first one present makes a redelivery (a retry after a
+ * lost 202) return the same execution instead of starting a second run.
+ */
+export const DELIVERY_ID_HEADERS = ['webhook-id', 'x-webhook-id', 'x-github-delivery'] as const;
+
+/**
  * Webhook triggers: `POST /api/hooks/{workflow_id}` starts a run with `input = {kind: "webhook",
  * body: <the JSON body>}`. Callers come from outside, without scope headers or bearer token: the
  * scope is the workflow's own, and a trigger `secret` makes an HMAC signature mandatory.
@@ -31,7 +38,7 @@ export class HooksController {
     if (trigger?.parameters['kind'] !== 'webhook') throw new JetflowError('NOT_FOUND', 'no webhook trigger for this workflow');
     const secret = trigger.parameters['secret'];
     if (typeof secret === 'string' && secret !== '') verifyWebhookSignature(secret, request.rawBody ?? Buffer.alloc(0), signature);
-    const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(idempotencyKeyHeader);
+    const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(idempotencyKeyHeader ?? deliveryKey(request));
     return this.services.executions('start', {
       scope: target.scope,
       workflow_id: target.workflow_id,
@@ -39,4 +46,13 @@ export class HooksController {
       ...(idempotencyKey !== undefined ? { idempotency_key: idempotencyKey } : {}),
     });
   }
+}
+
+/** `delivery:<header>:<id>` from the first delivery-id header sent (kept apart from Idempotency-Key values). */
+function deliveryKey(request: RawBodyRequest): string | undefined {
+  for (const name of DELIVERY_ID_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string' && value.trim()) return `delivery:${name}:${value.trim()}`;
+  }
+  return undefined;
 }
