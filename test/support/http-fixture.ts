@@ -17,6 +17,8 @@ export type FixtureReply = { status: number; body?: unknown; headers?: Record<st
 export class HttpFixture {
   readonly hits: FixtureHit[] = [];
   readonly responded: FixtureHit[] = [];
+  /** Requests the client closed before the fixture answered (an aborted call). */
+  readonly aborted: FixtureHit[] = [];
   private readonly scripts = new Map<string, (n: number) => FixtureReply>();
   private readonly sockets = new Set<Socket>();
   private constructor(private readonly server: Server) {}
@@ -58,6 +60,9 @@ export class HttpFixture {
     const hit = { path, at: Date.now(), headers: req.headers };
     this.hits.push(hit);
     req.resume();
+    res.on('close', () => {
+      if (!res.writableFinished) this.aborted.push(hit);
+    });
     const script = this.scripts.get(path);
     const reply = script ? script(this.hitsOf(path).length) : { status: 404, body: { error: 'no such route' } };
     if (reply === null) return; // hang: the socket stays open until the fixture stops

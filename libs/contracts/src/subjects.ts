@@ -21,6 +21,13 @@ export const SUBJECTS = {
    * Outside `jetflow.tasks.>`, which the TASKS stream captures.
    */
   taskHeld: 'jetflow.steps.held',
+  /**
+   * Core pub/sub, every steps worker subscribed: the run ended other than `completed` (cancelled,
+   * failed, timed out): its steps still running are abandoned (their handlers' signals abort).
+   * Best effort: a worker that misses it finishes the call and the run ignores the result.
+   */
+  runEnded: (executionId: string) => `jetflow.events.runs.${executionId}.ended`,
+  allRunsEnded: 'jetflow.events.runs.*.ended',
   /** Core pub/sub: a workflow's current definition changed (updated or archived); body = its id. */
   workflowChanged: (workflowId: string) => `jetflow.events.workflows.${workflowId}.changed`,
   allWorkflowChanges: 'jetflow.events.workflows.*.changed',

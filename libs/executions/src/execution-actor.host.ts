@@ -111,6 +111,7 @@ export class ExecutionActorHost {
 
   /** Publishes tasks/timers for a decision already appended (also used by the recovery sweep). */
   async dispatch(state: ExecutionState, events: readonly ExecutionEvent[]): Promise<void> {
+    for (const e of events) if (e.type === 'ExecutionCompleted' && e.status !== 'completed') this.dispatcher.runEnded(state.execution_id);
     const work: Promise<void>[] = [];
     for (const started of workerStarts(events)) {
       const run = state.steps.get(stepKey(started.step_id, started.iteration));

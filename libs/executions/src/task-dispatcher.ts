@@ -65,6 +65,19 @@ export class TaskDispatcher {
     if (!ack.duplicate) this.counts[count]++;
   }
 
+  /**
+   * Tells every steps worker that the run ended other than `completed`: handlers still running for
+   * it are aborted (best effort, core NATS; a worker that misses it finishes and the run ignores
+   * the result).
+   */
+  runEnded(executionId: string): void {
+    try {
+      this.nc.publish(SUBJECTS.runEnded(executionId));
+    } catch {
+      // Connection closing: nothing to abort then.
+    }
+  }
+
   async dispatchTimer(executionId: string, timer: TimerScheduled, redispatch?: string): Promise<void> {
     const msg: TimerTask = { execution_id: executionId, timer_id: timer.timer_id, fire_at: timer.fire_at };
     const msgID = `timer:${executionId}:${timer.timer_id}${redispatch === undefined ? '' : `:re:${redispatch}`}`;

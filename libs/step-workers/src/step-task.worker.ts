@@ -56,7 +56,9 @@ export class StepTaskWorker implements LocalTaskRunner {
   /** Idempotency keys of tasks taken from a local actor host and not yet recorded or requeued. */
   private readonly held = new Set<string>();
   private heldSub?: Subscription;
-  private readonly abort = new AbortController();
+  /** One per task in its handler, by execution: aborted when the run ends (or the worker stops). */
+  private readonly aborts = new Map<string, Set<AbortController>>();
+  private endedSub?: Subscription;
   private readonly rpc: RpcClient;
   private readonly durable: string;
   private readonly concurrency: number;
@@ -119,6 +121,13 @@ export class StepTaskWorker implements LocalTaskRunner {
         if (mine.length) m.respond(encodeJson(mine));
       },
     });
+    this.endedSub = this.nc.subscribe(SUBJECTS.allRunsEnded, {
+      callback: (err, m) => {
+        if (err) return;
+        const executionId = m.subject.split('.')[3] ?? '';
+        for (const ac of this.aborts.get(executionId) ?? []) ac.abort(new Error('the execution ended'));
+      },
+    });
     this.accepting = true;
     if (this.opts.localDispatch ?? true) localTasks.register(this.nc, this);
   }
@@ -127,7 +136,8 @@ export class StepTaskWorker implements LocalTaskRunner {
     this.accepting = false;
     localTasks.unregister(this.nc, this);
     this.messages?.stop();
-    this.abort.abort();
+    for (const set of this.aborts.values()) for (const ac of set) ac.abort(new Error('worker stopping'));
+    this.endedSub?.unsubscribe();
     await this.loop?.catch(() => undefined);
     await Promise.allSettled([...this.inflight]);
     this.heldSub?.unsubscribe();
@@ -254,8 +264,12 @@ export class StepTaskWorker implements LocalTaskRunner {
     // The run's own secrets: the shared ones plus its organization's and project's, never another's.
     const secrets = this.secrets.for(task.scope);
     const tools = o.tools && this.secrets.scoped ? { ...o.tools, secrets } : o.tools;
+    const abort = new AbortController();
+    let running = this.aborts.get(task.execution_id);
+    if (!running) this.aborts.set(task.execution_id, (running = new Set()));
+    running.add(abort);
     const ctx: HandlerContext = {
-      signal: this.abort.signal,
+      signal: abort.signal,
       secrets,
       allowPrivateNetworks: o.allowPrivateNetworks ?? true,
       ...(o.outbound ? { outbound: o.outbound } : {}),
@@ -268,6 +282,9 @@ export class StepTaskWorker implements LocalTaskRunner {
       return await handler(task, ctx);
     } catch (err) {
       return { ok: false, error: toErrorBody(err, 'TOOL_ERROR'), retryable: true };
+    } finally {
+      running.delete(abort);
+      if (!running.size) this.aborts.delete(task.execution_id);
     }
   }
 }
