@@ -1,9 +1,8 @@
-import type { ExecutionCommand, StepTask, WorkflowDefinition } from '@jetflow/contracts';
+import type { StepTask, WorkflowDefinition } from '@jetflow/contracts';
 import { decideWithInline } from './execution.runner';
 import { initialState } from './execution.state';
 import { buildStepTask, outstandingTasks } from './inline-steps';
-
-const T0 = '2026-01-01T00:00:00.000Z';
+import { startCommand } from '../testing/start-command.fixture';
 
 async function taskFor(parameters: Record<string, unknown>, input: Record<string, unknown>): Promise<StepTask> {
   const definition: WorkflowDefinition = {
@@ -13,19 +12,7 @@ async function taskFor(parameters: Record<string, unknown>, input: Record<string
       { step_id: 'call', step_type: 'api_call', parameters, next_steps: [] },
     ],
   };
-  const start: ExecutionCommand = {
-    type: 'StartExecution',
-    execution_id: 'e1',
-    workflow_id: 'w1',
-    workflow_version: 1,
-    definition,
-    scope: { organization_id: 'o', project_id: 'p', user_id: 'u' },
-    input,
-    context: {},
-    user_id: 'u',
-    session_id: null,
-    now: T0,
-  };
+  const start = startCommand('e1', definition, input);
   const { state } = await decideWithInline(initialState(), start);
   const [run] = outstandingTasks(state);
   expect(run?.step_id).toBe('call');
