@@ -11,7 +11,7 @@ import {
   type MsgRequest,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { JetflowError, SUBJECTS, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
+import { SUBJECTS, type ExecutionEvent, type StreamEvent } from '@jetflow/contracts';
 import { streamNames, type StreamOptions } from './stream-options';
 import type { LogFollower, StoredEntry } from './stored-entry';
 import { WrongExpectedSequenceError } from './wrong-expected-sequence.error';
@@ -34,12 +34,6 @@ const FOLLOW_PULL_EXPIRES_MS = 5_000;
 const HISTORY_WALK_MAX = 12;
 /** A step journal larger than this (encoded with its decision) is appended on `deltas` instead of inline. */
 export const JOURNAL_INLINE_MAX_BYTES = 128 * 1024;
-/**
- * Bytes a publish's headers may take besides the message id (`NATS/1.0`, `Nats-Msg-Id: `,
- * `Nats-Expected-Last-Subject-Sequence: <uint64>`, line ends): the server's `max_payload` counts
- * headers and body together.
- */
-const HEADER_ALLOWANCE_BYTES = 128;
 
 /**
  * Each execution's log in the EXECUTIONS stream: decision events on `SUBJECTS.executionEvents(id)`
@@ -55,10 +49,7 @@ export class EventStore {
   /** One replica: a direct get is answered by the only server that has the stream, never a lagging copy. */
   private readonly directReadsConsistent: boolean;
 
-  constructor(
-    private readonly nc: NatsConnection,
-    opts: StreamOptions = {},
-  ) {
+  constructor(nc: NatsConnection, opts: StreamOptions = {}) {
     this.js = jetstream(nc);
     this.publisher = new JetStreamPublisher(nc);
     this.stream = streamNames(opts).executions;
@@ -73,7 +64,7 @@ export class EventStore {
    * and the raw log show them in order, folds skip them. Past {@link JOURNAL_INLINE_MAX_BYTES} it
    * is appended on `deltas` just before instead.
    * @throws WrongExpectedSequenceError when another writer appended first.
-   * @throws JetflowError `PAYLOAD_TOO_LARGE` when the message would exceed the server's `max_payload`.
+   * @throws JetflowError `PAYLOAD_TOO_LARGE` when the message would exceed the server's `max_payload` (`JetStreamPublisher`).
    */
   async append(executionId: string, events: readonly ExecutionEvent[], expectedSeq: number, msgId: string, journal?: readonly StreamEvent[]): Promise<{ seq: number; duplicate: boolean }> {
     if (events.length === 0) throw new Error('append needs at least one event');
@@ -89,7 +80,6 @@ export class EventStore {
         await this.appendStream(executionId, journal, `${msgId}:journal`);
         body = encoder.encode(JSON.stringify(events));
       }
-      this.checkSize(executionId, body, msgId);
       const ack = await this.publisher.publish(SUBJECTS.executionEvents(executionId), body, {
         msgID: msgId,
         expectLastSubjectSequence: expectedSeq,
@@ -107,25 +97,8 @@ export class EventStore {
   async appendStream(executionId: string, events: readonly StreamEvent[], msgId?: string): Promise<{ seq: number }> {
     if (events.length === 0) throw new Error('appendStream needs at least one event');
     const body = encoder.encode(JSON.stringify(events));
-    this.checkSize(executionId, body, msgId);
     const ack = await this.publisher.publish(SUBJECTS.executionDeltas(executionId), body, msgId === undefined ? {} : { msgID: msgId });
     return { seq: ack.seq };
-  }
-
-  /**
-   * A message the server would refuse (`max_payload`, 1 MiB by default, headers included) is a
-   * client error with a clear message, not a failed publish: the log is unchanged.
-   */
-  private checkSize(executionId: string, body: Uint8Array, msgId: string | undefined): void {
-    const max = this.nc.info?.max_payload;
-    if (!max) return;
-    const size = body.length + HEADER_ALLOWANCE_BYTES + (msgId === undefined ? 0 : Buffer.byteLength(msgId));
-    if (size <= max) return;
-    throw new JetflowError(
-      'PAYLOAD_TOO_LARGE',
-      `Execution ${executionId}: a log entry of ${body.length} bytes exceeds the message size limit of ${max} bytes (NATS max_payload); send smaller inputs or produce smaller step outputs`,
-      [{ message: `log entry of ${body.length} bytes, limit ${max} bytes` }],
-    );
   }
 
   /**

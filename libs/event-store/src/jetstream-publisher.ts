@@ -1,6 +1,6 @@
 import { JetStreamApiError, JetStreamError, type PubAck } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
-import { ReplyInbox } from '@jetflow/bus';
+import { ReplyInbox, tooLarge } from '@jetflow/bus';
 
 export interface PublishOptions {
   /** `Nats-Msg-Id`: the stream drops a repeat inside its duplicate window (the ack says `duplicate`). */
@@ -14,6 +14,12 @@ type AckBody = Partial<PubAck> & { error?: { code: number; err_code: number; des
 const decoder = new TextDecoder();
 
 /**
+ * Bytes the headers may take besides the message id (`NATS/1.0`, `Nats-Msg-Id: `,
+ * `Nats-Expected-Last-Subject-Sequence: <uint64>`, line ends).
+ */
+const HEADER_ALLOWANCE_BYTES = 128;
+
+/**
  * Acked JetStream publishes for the engine's hot path: the same wire protocol and results as
  * `jetstream(nc).publish()` (the stream answers with a PubAck, or an API error thrown as
  * `JetStreamApiError` with the server's `err_code`), over a {@link ReplyInbox} instead of one client
@@ -23,7 +29,10 @@ const decoder = new TextDecoder();
 export class JetStreamPublisher {
   private readonly inbox: ReplyInbox;
 
-  constructor(nc: NatsConnection, timeoutMs = 5_000) {
+  constructor(
+    private readonly nc: NatsConnection,
+    timeoutMs = 5_000,
+  ) {
     this.inbox = new ReplyInbox(nc, timeoutMs);
   }
 
@@ -34,6 +43,9 @@ export class JetStreamPublisher {
       if (opts.msgID !== undefined) h.set('Nats-Msg-Id', opts.msgID);
       if (opts.expectLastSubjectSequence !== undefined) h.set('Nats-Expected-Last-Subject-Sequence', String(opts.expectLastSubjectSequence));
     }
+    // The server counts headers and body against max_payload: a message it would refuse is a
+    // PAYLOAD_TOO_LARGE with the sizes, and nothing is written.
+    tooLarge(this.nc, data.length + (h ? HEADER_ALLOWANCE_BYTES + (opts.msgID?.length ?? 0) : 0), `a message to ${subject}`);
     const reply = await this.inbox.request(subject, data, h);
     const body = JSON.parse(decoder.decode(reply.data)) as AckBody;
     if (body.error) throw new JetStreamApiError(body.error);

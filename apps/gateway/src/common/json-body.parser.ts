@@ -31,29 +31,26 @@ function walk(value: unknown, depth: number): JsonViolation | null {
   if (depth >= MAX_JSON_DEPTH) return { kind: 'depth', path: [] };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      // Scalars other than strings need no call.
-      if (typeof item !== 'string' && (typeof item !== 'object' || item === null)) continue;
-      const found = walk(item, depth + 1);
-      if (found) {
-        found.path.push(i);
-        return found;
-      }
+      const found = child(value[i], i, depth);
+      if (found) return found;
     }
     return null;
   }
   const record = value as Record<string, unknown>;
   for (const key in record) {
     if (key.includes('\u0000')) return { kind: 'nul', path: [key] };
-    const item = record[key];
-    if (typeof item !== 'string' && (typeof item !== 'object' || item === null)) continue;
-    const found = walk(item, depth + 1);
-    if (found) {
-      found.path.push(key);
-      return found;
-    }
+    const found = child(record[key], key, depth);
+    if (found) return found;
   }
   return null;
+}
+
+/** The violation under one member, its key added to the path; scalars other than strings need no call. */
+function child(item: unknown, key: string | number, depth: number): JsonViolation | null {
+  if (typeof item !== 'string' && (typeof item !== 'object' || item === null)) return null;
+  const found = walk(item, depth + 1);
+  found?.path.push(key);
+  return found;
 }
 
 /** The 400 for a violation; the path reads like `trigger.items[3].name` (`body` for the root). */

@@ -1,3 +1,5 @@
+import { show } from '../validation/value.checks';
+
 /**
  * Time limits of the engine. Every durable timer's `fire_at` is computed here, so that no
  * decision ever builds an invalid `Date` (whose `toISOString()` throws a RangeError and would make
@@ -73,10 +75,7 @@ export function parseIsoDate(value: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined;
 }
 
-/** Short rendering of a value inside a reason. */
+/** A value inside a reason (as the validator shows it; a missing one is "nothing"). */
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (value === undefined) return 'nothing';
-  if (value === null || typeof value !== 'object') return String(value);
-  return Array.isArray(value) ? 'an array' : 'an object';
+  return value === undefined ? 'nothing' : show(value);
 }

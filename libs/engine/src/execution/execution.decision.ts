@@ -3,6 +3,7 @@ import { resolveTemplates } from '@jetflow/expressions';
 import { addSeconds, isoOf, MAX_DURATION_HOURS, MAX_DURATION_SECONDS, MAX_RETRY_AFTER_SECONDS, parseIsoDate, readSeconds } from './durations';
 import { attemptKey, evolve, isTerminal, RESOLVED, type ExecutionState, type StepRun } from './execution.state';
 import { stepKind } from './step-kinds';
+import { show } from '../validation/value.checks';
 import { templateScope } from './template-scope';
 
 const DEFAULT_BACKOFF_SECONDS = 1;
@@ -284,10 +285,4 @@ export function retryDelay(
 export function clampRetryAfter(seconds: number | undefined): number {
   if (typeof seconds !== 'number' || Number.isNaN(seconds) || seconds <= 0) return 0;
   return Math.min(seconds, MAX_RETRY_AFTER_SECONDS);
-}
-
-function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  if (value === null || value === undefined || typeof value !== 'object') return String(value ?? null);
-  return Array.isArray(value) ? 'an array' : 'an object';
 }
