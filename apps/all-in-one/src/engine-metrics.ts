@@ -35,33 +35,30 @@ export function processMetrics(): void {
 
 type Read = (p: EngineParts) => Samples | undefined;
 
-/** `read` summed per label set over every registered part. */
-function totals(read: Read): Samples {
-  const out = new Map<string, [Labels, number]>();
+/** `read` of every registered part, summed per label set with `add`. */
+function sumOver<V>(read: (p: EngineParts) => Iterable<readonly [Labels, V]> | undefined, add: (a: V, b: V) => V): Iterable<readonly [Labels, V]> {
+  const out = new Map<string, [Labels, V]>();
   for (const p of parts) {
     for (const [labels, value] of read(p) ?? []) {
       const key = JSON.stringify(labels);
-      out.set(key, [labels, (out.get(key)?.[1] ?? 0) + value]);
+      const prev = out.get(key);
+      out.set(key, [labels, prev ? add(prev[1], value) : value]);
     }
   }
   return out.values();
 }
 
-/** `read` summed per label set over every registered part (histograms with the same bounds). */
-function histogramTotals(read: (p: EngineParts) => Iterable<readonly [Labels, HistogramSample]> | undefined): Iterable<readonly [Labels, HistogramSample]> {
-  const out = new Map<string, [Labels, HistogramSample]>();
-  for (const p of parts) {
-    for (const [labels, h] of read(p) ?? []) {
-      const key = JSON.stringify(labels);
-      const prev = out.get(key)?.[1];
-      out.set(key, [labels, prev ? { bounds: h.bounds, cumulative: h.cumulative.map((n, i) => n + (prev.cumulative[i] ?? 0)), count: h.count + prev.count, sum: h.sum + prev.sum } : h]);
-    }
-  }
-  return out.values();
-}
+const addNumbers = (a: number, b: number) => a + b;
+/** Histograms with the same bounds. */
+const addHistograms = (a: HistogramSample, b: HistogramSample): HistogramSample => ({
+  bounds: b.bounds,
+  cumulative: b.cumulative.map((n, i) => n + (a.cumulative[i] ?? 0)),
+  count: a.count + b.count,
+  sum: a.sum + b.sum,
+});
 
-const counter = (name: string, help: string, labelNames: string[], read: Read) => scrapedCounter(name, help, labelNames, () => totals(read));
-const gauge = (name: string, help: string, labelNames: string[], read: Read) => scrapedGauge(name, help, labelNames, () => totals(read));
+const counter = (name: string, help: string, read: Read) => scrapedCounter(name, help, () => sumOver(read, addNumbers));
+const gauge = (name: string, help: string, read: Read) => scrapedGauge(name, help, () => sumOver(read, addNumbers));
 
 /** Samples from the stats of the part `pick` finds, if this set of services has one. */
 const from =
@@ -86,52 +83,48 @@ function ensureMetrics(p: EngineParts): void {
   processMetrics();
   if (p.host) {
     const host = (q: EngineParts) => q.host;
-    counter('jetflow_executions_started_total', 'Runs started by this process (ExecutionStarted appended)', [], from(host, (s) => one(s.started)));
-    counter('jetflow_executions_finished_total', 'Runs ended by this process, by final status', ['status'], from(host, (s) => byLabel('status', s.ended)));
-    counter('jetflow_log_appends_total', 'Decisions appended to execution logs', [], from(host, (s) => one(s.appends)));
-    counter('jetflow_log_append_conflicts_total', 'Appends that lost to another writer (the actor caught up and decided again)', [], from(host, (s) => one(s.conflicts)));
-    gauge('jetflow_actors_cached', 'Execution actors held in memory, by run state', ['state'], from(host, (s) => byLabel('state', s.cached)));
+    counter('jetflow_executions_started_total', 'Runs started by this process (ExecutionStarted appended)', from(host, (s) => one(s.started)));
+    counter('jetflow_executions_finished_total', 'Runs ended by this process, by final status', from(host, (s) => byLabel('status', s.ended)));
+    counter('jetflow_log_appends_total', 'Decisions appended to execution logs', from(host, (s) => one(s.appends)));
+    counter('jetflow_log_append_conflicts_total', 'Appends that lost to another writer (the actor caught up and decided again)', from(host, (s) => one(s.conflicts)));
+    gauge('jetflow_actors_cached', 'Execution actors held in memory, by run state', from(host, (s) => byLabel('state', s.cached)));
   }
   if (p.dispatcher) {
     const dispatcher = (q: EngineParts) => q.dispatcher;
     counter(
       'jetflow_step_tasks_dispatched_total',
       'Step tasks sent to workers: handed to a worker of this process (local), published to the work queue (queue), handed back to the queue by a local worker whose result was not recorded (requeue), published again by the recovery sweep (redispatch)',
-      ['path'],
       from(dispatcher, (s) => byLabel('path', { local: s.local, queue: s.queued, requeue: s.requeued, redispatch: s.redispatched })),
     );
     counter(
       'jetflow_timers_dispatched_total',
       'Durable timers published (delays, retries, timeouts): when scheduled (first) or again by the recovery sweep (redispatch)',
-      ['path'],
       from(dispatcher, (s) => byLabel('path', { first: s.timers, redispatch: s.timersRedispatched })),
     );
   }
   if (p.worker) {
     const worker = (q: EngineParts) => q.worker;
-    gauge('jetflow_step_tasks_running', 'Step handlers running in this process', [], from(worker, (s) => one(s.running)));
-    gauge('jetflow_step_tasks_held', 'Step tasks this process runs outside the work queue (taken from its own actor host)', [], from(worker, (s) => one(s.held)));
+    gauge('jetflow_step_tasks_running', 'Step handlers running in this process', from(worker, (s) => one(s.running)));
+    gauge('jetflow_step_tasks_held', 'Step tasks this process runs outside the work queue (taken from its own actor host)', from(worker, (s) => one(s.held)));
     counter(
       'jetflow_step_results_total',
       'Step results reported by this process: completed / failed (recorded by the actor) or not_recorded (the task runs again)',
-      ['step_type', 'outcome'],
       from(worker, (s) => s.results.map((r) => [{ step_type: r.step_type, outcome: r.outcome }, r.count] as const)),
     );
     scrapedHistogram('jetflow_step_duration_seconds', 'How long step handlers took in this process, by step type and outcome (completed / failed)', () =>
-      histogramTotals((p) => p.worker?.stats().durations.map((d) => [{ step_type: d.step_type, outcome: d.outcome }, d.histogram] as const)),
+      sumOver((p) => p.worker?.stats().durations.map((d) => [{ step_type: d.step_type, outcome: d.outcome }, d.histogram] as const), addHistograms),
     );
   }
   if (p.sweeper) {
     counter(
       'jetflow_recovery_sweeps_total',
       'Recovery sweep passes, by result (what they published again: the dispatched metrics with path="redispatch")',
-      ['result'],
       from((q) => q.sweeper, (s) => byLabel('result', { ok: s.passes, failed: s.failures })),
     );
   }
   if (p.projectors?.length) {
-    counter('jetflow_projector_entries_total', 'Log entries applied to the read models, by durable consumer', ['durable'], perProjector('entries'));
-    counter('jetflow_projector_batches_total', 'Read-model batches committed, by durable consumer', ['durable'], perProjector('batches'));
-    counter('jetflow_projector_batch_failures_total', 'Read-model batches that failed and were retried, by durable consumer', ['durable'], perProjector('failures'));
+    counter('jetflow_projector_entries_total', 'Log entries applied to the read models, by durable consumer', perProjector('entries'));
+    counter('jetflow_projector_batches_total', 'Read-model batches committed, by durable consumer', perProjector('batches'));
+    counter('jetflow_projector_batch_failures_total', 'Read-model batches that failed and were retried, by durable consumer', perProjector('failures'));
   }
 }

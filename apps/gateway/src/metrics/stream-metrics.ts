@@ -37,11 +37,11 @@ export class StreamMetrics implements OnModuleInit, OnModuleDestroy {
 }
 
 function ensureMetrics(): void {
-  scrapedGauge('jetflow_sse_streams_open', 'SSE streams open on this gateway', [], () => [[{}, sum((s) => s.streamer.openStreams)]]);
-  scrapedCounter('jetflow_sse_histories_total', "Stream histories served, by source: the feed's memory of recently started runs, or a read of the log", ['source'], () => [
+  scrapedGauge('jetflow_sse_streams_open', 'SSE streams open on this gateway', () => [[{}, sum((s) => s.streamer.openStreams)]]);
+  scrapedCounter('jetflow_sse_histories_total', "Stream histories served, by source: the feed's memory of recently started runs, or a read of the log", () => [
     [{ source: 'memory' }, sum((s) => s.feed.stats().recentReads)],
     [{ source: 'log' }, sum((s) => s.feed.stats().logReads)],
   ]);
-  scrapedCounter('jetflow_sse_slow_client_resyncs_total', 'Times a stream fell behind its buffer and was read again from the log (the client lost nothing)', [], () => [[{}, sum((s) => s.feed.stats().overflows)]]);
-  scrapedCounter('jetflow_sse_feed_gaps_total', 'Sequence gaps the shared feed saw (every stream then re-read the log)', [], () => [[{}, sum((s) => s.feed.stats().gaps)]]);
+  scrapedCounter('jetflow_sse_slow_client_resyncs_total', 'Times a stream fell behind its buffer and was read again from the log (the client lost nothing)', () => [[{}, sum((s) => s.feed.stats().overflows)]]);
+  scrapedCounter('jetflow_sse_feed_gaps_total', 'Sequence gaps the shared feed saw (every stream then re-read the log)', () => [[{}, sum((s) => s.feed.stats().gaps)]]);
 }
