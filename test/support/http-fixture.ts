@@ -21,6 +21,7 @@ export class HttpFixture {
   readonly aborted: FixtureHit[] = [];
   private readonly scripts = new Map<string, (n: number) => FixtureReply>();
   private readonly sockets = new Set<Socket>();
+  private readonly delayed = new Set<NodeJS.Timeout>();
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<HttpFixture> {
@@ -51,6 +52,7 @@ export class HttpFixture {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.delayed) clearTimeout(t);
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
@@ -72,7 +74,11 @@ export class HttpFixture {
       res.end(JSON.stringify(reply.body ?? {}));
       this.responded.push(hit);
     };
-    if (reply.delayMs) setTimeout(send, reply.delayMs);
-    else send();
+    if (!reply.delayMs) return send();
+    const timer = setTimeout(() => {
+      this.delayed.delete(timer);
+      send();
+    }, reply.delayMs);
+    this.delayed.add(timer);
   }
 }

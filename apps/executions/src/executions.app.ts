@@ -29,7 +29,7 @@ export async function startExecutionsService(deps: { nc: NatsConnection; dataSou
   const { nc, dataSource, logger } = deps;
   const names = streamNames(opts.streams);
   const store = new EventStore(nc, opts.streams);
-  const dispatcher = new TaskDispatcher(nc);
+  const dispatcher = new TaskDispatcher(nc, { tasksStream: names.tasks });
   const host = new ExecutionActorHost(store, dispatcher, { logger });
   const rpcClient = new RpcClient(nc, { timeoutMs: opts.rpcTimeoutMs });
   const query = new ExecutionsQuery(dataSource);

@@ -111,8 +111,8 @@ export class ExecutionActorHost {
 
   /** Publishes tasks/timers for a decision already appended (also used by the recovery sweep). */
   async dispatch(state: ExecutionState, events: readonly ExecutionEvent[]): Promise<void> {
-    for (const e of events) if (e.type === 'ExecutionCompleted' && e.status !== 'completed') this.dispatcher.runEnded(state.execution_id);
     const work: Promise<void>[] = [];
+    for (const e of events) if (e.type === 'ExecutionCompleted' && e.status !== 'completed') work.push(this.dispatcher.runEnded(state.execution_id));
     for (const started of workerStarts(events)) {
       const run = state.steps.get(stepKey(started.step_id, started.iteration));
       if (!run || run.attempt !== started.attempt || run.status !== 'running') continue;

@@ -1,4 +1,5 @@
 import { NoRespondersError, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { SUBJECTS, subjectToken, type StepTask, type TimerScheduled, type TimerTask } from '@jetflow/contracts';
 import { decodeJson, encodeJson, localTasks } from '@jetflow/bus';
 import { JetStreamPublisher } from '@jetflow/event-store';
@@ -15,6 +16,11 @@ export interface TaskDispatcherOptions {
   readonly localDispatch?: boolean;
   /** How long {@link TaskDispatcher.held} listens for workers' answers (default 500 ms). */
   readonly heldWaitMs?: number;
+  /**
+   * The TASKS stream: when a run ends other than `completed`, its tasks still queued there are
+   * purged (see {@link TaskDispatcher.runEnded}). Without it they stay and the workers skip them.
+   */
+  readonly tasksStream?: string;
 }
 
 /**
@@ -27,6 +33,7 @@ export class TaskDispatcher {
   private readonly publisher: JetStreamPublisher;
   private readonly localDispatch: boolean;
   private readonly counts = { local: 0, queued: 0, requeued: 0, redispatched: 0, timers: 0, timersRedispatched: 0 };
+  private jsm?: Promise<JetStreamManager>;
   constructor(
     private readonly nc: NatsConnection,
     private readonly opts: TaskDispatcherOptions = {},
@@ -66,15 +73,20 @@ export class TaskDispatcher {
   }
 
   /**
-   * Tells every steps worker that the run ended other than `completed`: handlers still running for
-   * it are aborted (best effort, core NATS; a worker that misses it finishes and the run ignores
-   * the result).
+   * The run ended other than `completed`: no task of it may start any more. Every steps worker is
+   * told (core NATS: it aborts the run's running handlers and skips its tasks it still holds), and
+   * the run's tasks still in the work queue are purged. Both are best effort: a task that starts
+   * anyway is performed and the run ignores its result.
    */
-  runEnded(executionId: string): void {
+  async runEnded(executionId: string): Promise<void> {
     try {
       this.nc.publish(SUBJECTS.runEnded(executionId));
+      const stream = this.opts.tasksStream;
+      if (stream === undefined) return;
+      const jsm = await (this.jsm ??= jetstreamManager(this.nc));
+      await jsm.streams.purge(stream, { filter: SUBJECTS.task(executionId, '*') });
     } catch {
-      // Connection closing: nothing to abort then.
+      // Connection closing, stream unavailable: the workers skip what they heard about.
     }
   }
 

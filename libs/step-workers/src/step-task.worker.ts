@@ -7,6 +7,9 @@ import { SecretsByScope, type OutboundPolicy, type ScopedSecrets, type ToolsDeps
 import type { HandlerContext, HandlerOutcome, StepHandlers, StreamAppender } from './step-handler';
 import { DurationHistogram, type DurationSnapshot } from './duration-histogram';
 
+/** How many ended runs a worker remembers, to skip their tasks it still receives. */
+const ENDED_RUNS_KEPT = 10_000;
+
 export interface WorkerLogger {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -59,6 +62,8 @@ export class StepTaskWorker implements LocalTaskRunner {
   /** One per task in its handler, by execution: aborted when the run ends (or the worker stops). */
   private readonly aborts = new Map<string, Set<AbortController>>();
   private endedSub?: Subscription;
+  /** Runs heard to have ended other than `completed`, oldest first (bounded): their tasks are skipped. */
+  private readonly ended = new Set<string>();
   private readonly rpc: RpcClient;
   private readonly durable: string;
   private readonly concurrency: number;
@@ -125,6 +130,8 @@ export class StepTaskWorker implements LocalTaskRunner {
       callback: (err, m) => {
         if (err) return;
         const executionId = m.subject.split('.')[3] ?? '';
+        this.ended.add(executionId);
+        if (this.ended.size > ENDED_RUNS_KEPT) this.ended.delete(this.ended.values().next().value!);
         for (const ac of this.aborts.get(executionId) ?? []) ac.abort(new Error('the execution ended'));
       },
     });
@@ -184,6 +191,11 @@ export class StepTaskWorker implements LocalTaskRunner {
 
   /** Performs `task` and reports its outcome to the actor; false when the actor did not record it. */
   private async report(task: StepTask): Promise<boolean> {
+    if (this.ended.has(task.execution_id)) {
+      // Cancelled (or failed, timed out) while the task waited: nothing may start for it any more.
+      this.count(task.step_type, 'skipped');
+      return true;
+    }
     try {
       const started = performance.now();
       const outcome = await this.perform(task);
@@ -221,7 +233,7 @@ export class StepTaskWorker implements LocalTaskRunner {
   /**
    * Handlers running now, tasks held outside the queue (taken from this process's actor host), and
    * results since start by step type: `completed` / `failed` (recorded by the actor) or
-   * `not_recorded` (the task runs again), and how long the handlers took by step type and outcome
+   * `not_recorded` (the task runs again) or `skipped` (its run had ended before it started), and how long the handlers took by step type and outcome
    * (`completed` / `failed`, as the handler returned it). For metrics.
    */
   stats(): {
@@ -242,7 +254,7 @@ export class StepTaskWorker implements LocalTaskRunner {
     h.observe(seconds);
   }
 
-  private count(stepType: string, outcome: 'completed' | 'failed' | 'not_recorded'): void {
+  private count(stepType: string, outcome: 'completed' | 'failed' | 'not_recorded' | 'skipped'): void {
     const key = `${stepType} ${outcome}`;
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
   }
