@@ -85,6 +85,63 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(list!.body.items).toHaveLength(1);
   });
 
+  it('with X-Jetflow-Timestamp the signature covers "<timestamp>.<body>": a replay within 5 minutes returns the same execution, a stale or future one is 401', async () => {
+    const owner = scope();
+    const secret = `s3cret-${randomUUID()}`;
+    const id = await create(echoWorkflow({ kind: 'webhook', secret }), owner);
+    const raw = JSON.stringify({ order: 11 });
+    const now = Math.floor(Date.now() / 1000);
+    const signed = (ts: number | string, body = raw) => ({ ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}.${body}`) });
+
+    const ok = await api('POST', `/api/hooks/${id}`, raw, signed(now));
+    expect(ok.status).toBe(202);
+    // The same captured request sent again: the same execution, no second run.
+    const replay = await api('POST', `/api/hooks/${id}`, raw, signed(now));
+    expect(replay.status).toBe(202);
+    expect(replay.body.execution_id).toBe(ok.body.execution_id);
+    // The same body signed at another second is another delivery.
+    const later = await api('POST', `/api/hooks/${id}`, raw, signed(now + 1));
+    expect(later.status).toBe(202);
+    expect(later.body.execution_id).not.toBe(ok.body.execution_id);
+    const exec = await finished(ok.body.execution_id, owner);
+    expect(exec.result).toMatchObject({ kind: 'webhook', order: 11 });
+
+    for (const ts of [now - 301, now + 301]) {
+      const stale = await api('POST', `/api/hooks/${id}`, raw, signed(ts));
+      expect(stale.status).toBe(401);
+      expect(stale.body.error.code).toBe('UNAUTHORIZED');
+      expect(stale.body.error.message).toContain('X-Jetflow-Timestamp');
+    }
+    // A timestamp header moved onto a body-only signature, or a body-only signature with a timestamp, fails.
+    const moved = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Timestamp': String(now), 'X-Jetflow-Signature': sign(secret, raw) });
+    expect(moved.status).toBe(401);
+    const malformed = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), 'X-Jetflow-Timestamp': 'yesterday' });
+    expect(malformed.status).toBe(401);
+    expect(malformed.body.error.message).toContain('X-Jetflow-Timestamp');
+
+    const runs = await eventually(async () => {
+      const r = await api('GET', `/api/executions?workflow_id=${id}`, undefined, owner);
+      return r.body.items.length >= 2 ? r : null;
+    });
+    expect(runs!.body.items).toHaveLength(2);
+  });
+
+  it('require_timestamp refuses body-only signatures, so no captured request stays valid', async () => {
+    const owner = scope();
+    const secret = `s3cret-${randomUUID()}`;
+    const id = await create(echoWorkflow({ kind: 'webhook', secret, require_timestamp: true }), owner);
+    const raw = JSON.stringify({ order: 12 });
+    const bodyOnly = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Signature': sign(secret, raw) });
+    expect(bodyOnly.status).toBe(401);
+    expect(bodyOnly.body.error.message).toContain('requires X-Jetflow-Timestamp');
+    const ts = Math.floor(Date.now() / 1000);
+    const ok = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}.${raw}`) });
+    expect(ok.status).toBe(202);
+    // A bad value is a validation error, not a silently ignored option.
+    const bad = await api('POST', '/api/workflows', echoWorkflow({ kind: 'webhook', secret, require_timestamp: 'yes' }), owner);
+    expect(bad.status).toBe(400);
+  });
+
   it('keeps the secret write-only: never shown by the API, kept when the GET body is PUT back, replaced by a new one', async () => {
     const owner = scope();
     const secret = `s3cret-${randomUUID()}`;

@@ -5,7 +5,7 @@ import { UuidParamPipe } from '../common/uuid-param.pipe';
 import { ZodValidationPipe } from '../common/zod-validation.pipe';
 import { idempotencyKeySchema } from '../executions/execution-request.schemas';
 import { ServicesClient } from '../rpc/services.client';
-import { SIGNATURE_HEADER, verifyWebhookSignature } from './webhook-signature';
+import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifyWebhookSignature } from './webhook-signature';
 
 /**
  * Delivery ids senders put on every attempt of one event (Standard Webhooks, GitHub, a generic
@@ -29,6 +29,7 @@ export class HooksController {
     @Param('id', UuidParamPipe) workflowId: string,
     @Req() request: RawBodyRequest,
     @Headers(SIGNATURE_HEADER) signature: string | undefined,
+    @Headers(TIMESTAMP_HEADER) timestamp: string | undefined,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
   ) {
     // NOT_FOUND for anything but a webhook workflow (archived or not); CONFLICT for an archived one.
@@ -37,8 +38,14 @@ export class HooksController {
     // Not a webhook workflow: answered like an unknown id, so outsiders learn nothing about it.
     if (trigger?.parameters['kind'] !== 'webhook') throw new JetflowError('NOT_FOUND', 'no webhook trigger for this workflow');
     const secret = trigger.parameters['secret'];
-    if (typeof secret === 'string' && secret !== '') verifyWebhookSignature(secret, request.rawBody ?? Buffer.alloc(0), signature);
-    const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(idempotencyKeyHeader ?? deliveryKey(request));
+    const signed =
+      typeof secret === 'string' && secret !== ''
+        ? verifyWebhookSignature(secret, request.rawBody ?? Buffer.alloc(0), { signature, timestamp, requireTimestamp: trigger.parameters['require_timestamp'] === true, now: Date.now() / 1000 })
+        : undefined;
+    // A timestamped signature is one delivery: sent again within its tolerance (a replay), it
+    // returns the same execution; later its timestamp is refused.
+    const replayKey = signed?.timestamped ? `signature:${signed.hmac}` : undefined;
+    const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(idempotencyKeyHeader ?? deliveryKey(request) ?? replayKey);
     return this.services.executions('start', {
       scope: target.scope,
       workflow_id: target.workflow_id,

@@ -1,23 +1,62 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { JetflowError } from '@jetflow/contracts';
 
-/** Header carrying `sha256=<hex HMAC-SHA256 of the raw request body>` keyed with the trigger's secret. */
+/** Header carrying `sha256=<hex HMAC-SHA256>` keyed with the trigger's secret. */
 export const SIGNATURE_HEADER = 'x-jetflow-signature';
+/** Unix seconds when the sender signed; with it the HMAC covers `<timestamp>.<raw body>`. */
+export const TIMESTAMP_HEADER = 'x-jetflow-timestamp';
+/** How far a signed timestamp may be from the server's clock, either way. */
+export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 
-/**
- * Checks a webhook signature in constant time. Throws UNAUTHORIZED when it is missing, malformed or
- * wrong; the message never includes the secret or the expected value.
- */
-export function verifyWebhookSignature(secret: string, rawBody: Buffer, header: string | string[] | undefined): void {
-  const value = Array.isArray(header) ? header[0] : header;
-  const match = /^sha256=([0-9a-f]{64})$/i.exec(value?.trim() ?? '');
-  if (!match) throw new JetflowError('UNAUTHORIZED', 'missing or malformed X-Jetflow-Signature (expected sha256=<hex HMAC-SHA256 of the body>)');
-  const expected = createHmac('sha256', secret).update(rawBody).digest();
-  const given = Buffer.from(match[1]!, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JetflowError('UNAUTHORIZED', 'invalid webhook signature');
+export interface SignatureCheck {
+  readonly signature: string | string[] | undefined;
+  readonly timestamp: string | string[] | undefined;
+  /** The trigger's `require_timestamp`: a body-only signature is refused. */
+  readonly requireTimestamp: boolean;
+  /** Server time, Unix seconds. */
+  readonly now: number;
 }
 
-/** The signature header value a sender computes (tests and docs use it). */
-export function signWebhookBody(secret: string, rawBody: string | Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(rawBody).digest('hex')}`;
+/**
+ * Checks a webhook signature in constant time and returns the verified HMAC (hex). Throws
+ * UNAUTHORIZED when it is missing, malformed or wrong, or its timestamp is outside the tolerance;
+ * messages never include the secret or the expected value.
+ *
+ * Without `X-Jetflow-Timestamp` the HMAC covers the raw body only, so a captured request stays
+ * valid forever. With it the HMAC covers `<timestamp>.<raw body>` and expires after
+ * {@link TIMESTAMP_TOLERANCE_SECONDS}; within that window the caller dedupes on the HMAC.
+ */
+export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: SignatureCheck): { readonly hmac: string; readonly timestamped: boolean } {
+  const value = first(check.signature);
+  const match = /^sha256=([0-9a-f]{64})$/i.exec(value?.trim() ?? '');
+  if (!match) throw new JetflowError('UNAUTHORIZED', 'missing or malformed X-Jetflow-Signature (expected sha256=<hex HMAC-SHA256>)');
+  const ts = first(check.timestamp)?.trim();
+  if (ts === undefined && check.requireTimestamp) {
+    throw new JetflowError('UNAUTHORIZED', 'this webhook requires X-Jetflow-Timestamp (Unix seconds) and a signature over "<timestamp>.<body>"');
+  }
+  if (ts !== undefined) {
+    if (!/^\d{1,12}$/.test(ts)) throw new JetflowError('UNAUTHORIZED', 'malformed X-Jetflow-Timestamp (expected Unix seconds)');
+    if (Math.abs(check.now - Number(ts)) > TIMESTAMP_TOLERANCE_SECONDS) {
+      throw new JetflowError('UNAUTHORIZED', `X-Jetflow-Timestamp is more than ${TIMESTAMP_TOLERANCE_SECONDS} s from the server's clock (a replayed request, or a clock off)`);
+    }
+  }
+  const expected = hmac(secret, rawBody, ts);
+  const given = Buffer.from(match[1]!, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JetflowError('UNAUTHORIZED', 'invalid webhook signature');
+  return { hmac: expected.toString('hex'), timestamped: ts !== undefined };
+}
+
+/** The signature header value a sender computes (tests and docs use it); with `timestamp`, over `<timestamp>.<body>`. */
+export function signWebhookBody(secret: string, rawBody: string | Buffer, timestamp?: number | string): string {
+  return `sha256=${hmac(secret, typeof rawBody === 'string' ? Buffer.from(rawBody) : rawBody, timestamp === undefined ? undefined : String(timestamp)).toString('hex')}`;
+}
+
+function hmac(secret: string, rawBody: Buffer, timestamp: string | undefined): Buffer {
+  const h = createHmac('sha256', secret);
+  if (timestamp !== undefined) h.update(`${timestamp}.`);
+  return h.update(rawBody).digest();
+}
+
+function first(header: string | string[] | undefined): string | undefined {
+  return Array.isArray(header) ? header[0] : header;
 }

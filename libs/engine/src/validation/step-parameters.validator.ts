@@ -97,7 +97,10 @@ function trigger(p: ParameterReader): void {
   }
   const timezone = p.string('timezone');
   if (timezone !== undefined && !isTimeZone(timezone)) p.invalid('timezone', `timezone ${show(timezone)} is not a known IANA time zone`);
-  if (kind === 'webhook') p.string('secret');
+  if (kind === 'webhook') {
+    p.string('secret');
+    p.boolean('require_timestamp');
+  }
 }
 
 function loop(p: ParameterReader): void {
