@@ -58,10 +58,15 @@ describe('chat continuation (POST /api/executions/{id}/messages)', () => {
     await eventually(async () => (await api('GET', `/api/executions/${id}`)).body.steps.find((s: { step_id: string }) => s.step_id === 'agent').result?.response === 'You are welcome, bye!');
     await waitingAfterTurn(id, 3);
 
-    expect((await api('POST', `/api/executions/${id}/messages`, { end: true })).status).toBe(202);
+    expect((await api('POST', `/api/executions/${id}/messages`, { end: true, message_id: 'bye-1' })).status).toBe(202);
     const { messages } = await readSse(sys.baseUrl, `/api/executions/${id}/stream`);
     const complete = messages.at(-1)!;
     expect(complete.event).toBe('complete');
+    // The end request retried with its message id is a no-op, not a 409.
+    const retried = await api('POST', `/api/executions/${id}/messages`, { end: true, message_id: 'bye-1' });
+    expect(retried.status).toBe(202);
+    expect((retried.body as { status: string }).status).toBe('completed');
+    expect((await api('POST', `/api/executions/${id}/messages`, { end: true, message_id: 'bye-2' })).status).toBe(409);
     expect(complete.data).toMatchObject({ status: 'completed', result: { last: 'You are welcome, bye!' } });
     // One stream: three agent starts (turns 0, 1, 2), each answer streamed as deltas and closed by a waiting step_complete.
     const agentStarts = messages.filter((m) => m.event === 'step_start' && m.data.step === 'agent');

@@ -73,6 +73,8 @@ export interface StepCompleted {
   /** Which outgoing edges were taken (condition false / approval rejected → 'else'). */
   readonly branch: 'next' | 'else';
   readonly duration_ms: number;
+  /** A chat step ended by a user message (`end: true`): that message's id, so a repeat is applied once. */
+  readonly message_id?: string;
   readonly at: string;
 }
 

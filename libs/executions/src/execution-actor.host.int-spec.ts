@@ -23,6 +23,15 @@ const waiting: WorkflowDefinition = {
   ],
 };
 
+const chat: WorkflowDefinition = {
+  name: 'chat',
+  steps: [
+    { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'chat' }, next_steps: ['agent'] },
+    { step_id: 'agent', step_type: 'agent_execution', parameters: { agent_id: 'a', wait_for_user: true }, next_steps: [] },
+  ],
+};
+const now = () => new Date().toISOString();
+
 const start = (id: string, definition: WorkflowDefinition, n = 1) => startCommand(id, definition, { kind: 'api', n });
 
 describe('ExecutionActorHost caches', () => {
@@ -64,5 +73,27 @@ describe('ExecutionActorHost caches', () => {
     expect(again.state.status).toBe('completed');
     expect(again.state.result).toBe(2);
     expect(host.peek(done[0]!)?.result).toBe(2);
+  });
+
+  it('confirms a refusal against the log: a chat message is not refused because this replica\'s cache missed the step going to waiting', async () => {
+    const a = new ExecutionActorHost(store, dispatcher);
+    const b = new ExecutionActorHost(store, dispatcher);
+    const id = randomUUID();
+    expect((await a.handle(id, startCommand(id, chat, { kind: 'chat', current_message: 'hi' }), { assumeNew: true })).state.status).toBe('running');
+    // Another replica records the agent's answer: the step waits for the user; A's cache still says running.
+    expect((await b.handle(id, { type: 'CompleteStep', step_id: 'agent', attempt: 1, output: { response: 'hello' }, now: now() })).state.status).toBe('waiting');
+    expect(a.peek(id)?.status).toBe('running');
+    const sent = await a.handle(id, { type: 'AddUserMessage', message_id: 'm1', content: 'order 1?', now: now() });
+    expect(sent.events.map((e) => e.type)).toContain('UserMessageAdded');
+    expect(sent.state.status).toBe('running');
+    // A real refusal still is one (after the same check): no step waits now.
+    await expect(a.handle(id, { type: 'AddUserMessage', message_id: 'm2', content: 'again', now: now() })).rejects.toMatchObject({ code: 'CONFLICT' });
+    // And `end: true` sent twice with one message id ends the chat once, without a refusal.
+    await b.handle(id, { type: 'CompleteStep', step_id: 'agent', attempt: 1, chat_turn: 1, output: { response: 'shipped' }, now: now() });
+    const ended = await b.handle(id, { type: 'AddUserMessage', message_id: 'end-1', content: '', end: true, now: now() });
+    expect(ended.state.status).toBe('completed');
+    const repeat = await a.handle(id, { type: 'AddUserMessage', message_id: 'end-1', content: '', end: true, now: now() });
+    expect(repeat.events).toEqual([]);
+    expect(repeat.state.status).toBe('completed');
   });
 });

@@ -125,19 +125,28 @@ export class ExecutionActorHost {
   private async process(executionId: string, command: ExecutionCommand, assumeNew: boolean): Promise<Handled> {
     let actor: LiveActor = assumeNew && !this.cached(executionId) ? { state: foldEvents([]), seq: 0 } : await this.cachedOrFold(executionId);
     let checkedLatest = false;
+    // A cached state may lag behind another replica's appends. Appends are guarded by the expected
+    // sequence, but "nothing to do" and a refusal are not: a result for a step the cache has not
+    // seen start decides nothing there (and the worker acks on our answer), a chat message for a
+    // step it has not seen waiting is refused. Both are confirmed against the log once.
+    const behind = async (): Promise<boolean> => {
+      if (checkedLatest) return false;
+      checkedLatest = true;
+      if ((await this.store.lastSeq(executionId)) <= actor.seq) return false;
+      actor = await this.catchUp(executionId, actor);
+      return true;
+    };
     for (let round = 0; round <= this.maxRetries; round++) {
-      const { events, state } = await decideWithInline(actor.state, command);
+      let decided: Awaited<ReturnType<typeof decideWithInline>>;
+      try {
+        decided = await decideWithInline(actor.state, command);
+      } catch (err) {
+        if (err instanceof JetflowError && actor.seq > 0 && (await behind())) continue;
+        throw err;
+      }
+      const { events, state } = decided;
       if (!events.length) {
-        // A cached state may lag behind another replica's appends: a result for a step it has not
-        // seen start decides nothing there. Appends are guarded by the expected sequence, but
-        // "nothing to do" is not, and the worker acks on our answer: confirm against the log first.
-        if (!checkedLatest) {
-          checkedLatest = true;
-          if ((await this.store.lastSeq(executionId)) > actor.seq) {
-            actor = await this.catchUp(executionId, actor);
-            continue;
-          }
-        }
+        if (await behind()) continue;
         return { state: actor.state, events, seq: actor.seq };
       }
       try {

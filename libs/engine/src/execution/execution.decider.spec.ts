@@ -378,6 +378,8 @@ describe('execution decider', () => {
       r = await run(r.history, { type: 'AddUserMessage', message_id: 'm2', content: '', end: true, now: at(5) });
       expect(r.state.status).toBe('completed');
       expect(r.state.result).toBe('shipped');
+      // The end request repeated (a client retry with the same message id) is applied once, not refused.
+      expect((await run(r.history, { type: 'AddUserMessage', message_id: 'm2', content: '', end: true, now: at(6) })).events).toEqual([]);
       expect(() => decide(r.state, { type: 'AddUserMessage', message_id: 'm3', content: 'x', now: at(6) })).toThrow(expect.objectContaining({ code: 'CONFLICT' }));
     });
   });

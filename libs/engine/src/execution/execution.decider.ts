@@ -162,7 +162,7 @@ function message(d: Decision, cmd: AddUserMessage): ExecutionEvent[] {
   const run = [...d.ws.steps.values()].find((r) => r.status === 'waiting' && r.chat_turn !== undefined);
   if (!run || isTerminal(d.ws)) throw new JetflowError('CONFLICT', 'execution is not waiting for a chat message');
   if (cmd.end) {
-    d.emit({ type: 'StepCompleted', step_id: run.step_id, ...iter(run.iteration), attempt: run.attempt, output: run.output, branch: 'next', duration_ms: d.elapsed(run.started_at), at: d.now });
+    d.emit({ type: 'StepCompleted', step_id: run.step_id, ...iter(run.iteration), attempt: run.attempt, output: run.output, branch: 'next', duration_ms: d.elapsed(run.started_at), message_id: cmd.message_id, at: d.now });
     d.resumeIfNoneWaiting();
     advance(d);
     return d.events;

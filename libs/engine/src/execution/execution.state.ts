@@ -95,7 +95,7 @@ export function initialState(): ExecutionState {
 /** A deep-enough copy for the decider's working state (the caller's state stays untouched). */
 export function cloneState(s: ExecutionState): ExecutionState {
   const steps = new Map<string, StepRun>();
-  for (const [k, v] of s.steps) steps.set(k, v.chat ? { ...v, chat: [...v.chat], chat_ids: [...(v.chat_ids ?? [])] } : { ...v });
+  for (const [k, v] of s.steps) steps.set(k, v.chat || v.chat_ids ? { ...v, ...(v.chat ? { chat: [...v.chat] } : {}), chat_ids: [...(v.chat_ids ?? [])] } : { ...v });
   const loops = new Map<string, LoopRun>();
   for (const [k, v] of s.loops) loops.set(k, { items: v.items, started: v.started, done: new Set(v.done), results: [...v.results] });
   return { ...s, steps, loops, timers: new Map(s.timers) };
@@ -189,6 +189,7 @@ export function evolve(state: ExecutionState, event: ExecutionEvent): ExecutionS
       run.branch = event.branch;
       run.completed_at = event.at;
       run.error = undefined;
+      if (event.message_id !== undefined) (run.chat_ids ??= []).push(event.message_id);
       noteStepResolved(state, run);
       return state;
     }
