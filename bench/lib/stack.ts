@@ -108,6 +108,12 @@ export class Database {
   }
 }
 
+/**
+ * The node flags `npm start` runs Jetflow with (package.json): V8's GC helper threads sized for a
+ * small machine (`V8_POOL_SIZE`, default 1). The bench measures what users run.
+ */
+export const JETFLOW_NODE_FLAGS = [`--v8-pool-size=${process.env.V8_POOL_SIZE ?? '1'}`];
+
 export class JetflowProc {
   child!: ChildProcess;
   output = '';
@@ -118,7 +124,7 @@ export class JetflowProc {
   async start(waitPort?: number, extraNodeArgs: string[] = []) {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} missing: run npm run build`);
     this.child = track(
-      spawn(process.execPath, [...extraNodeArgs, MAIN, `--services=${this.services}`], {
+      spawn(process.execPath, [...JETFLOW_NODE_FLAGS, ...extraNodeArgs, MAIN, `--services=${this.services}`], {
         env: { ...process.env, LOG_LEVEL: 'warn', ...this.env },
         stdio: ['ignore', 'pipe', 'pipe'],
         cwd: REPO,
