@@ -108,6 +108,7 @@ describe('engine metrics', () => {
       expect(delta(after, 'jetflow_log_append_conflicts_total')).toBe(0);
       expect(delta(after, 'jetflow_projector_entries_total')).toBe(4);
       expect(delta(after, 'jetflow_projector_batch_failures_total')).toBe(0);
+      expect(after).toMatch(/^jetflow_projector_skipped_total\{durable="[^"]+"\} 0$/m);
       expect(sample(after, 'jetflow_actors_cached', { state: 'finished' })).toBeGreaterThanOrEqual(2);
       expect(delta(after, 'jetflow_sse_histories_total')).toBe(1);
       expect(sample(after, 'jetflow_sse_streams_open')).toBe(0);

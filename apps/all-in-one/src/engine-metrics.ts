@@ -71,7 +71,7 @@ const one = (value: number): Samples => [[{}, value]];
 const byLabel = (label: string, values: Record<string, number>): Samples => Object.entries(values).map(([v, n]) => [{ [label]: v }, n] as const);
 /** One sample per projector, labelled with its durable. */
 const perProjector =
-  (field: 'entries' | 'batches' | 'failures'): Read =>
+  (field: 'entries' | 'batches' | 'failures' | 'skipped'): Read =>
   (p) =>
     p.projectors?.map((x) => {
       const s = x.stats();
@@ -126,5 +126,6 @@ function ensureMetrics(p: EngineParts): void {
     counter('jetflow_projector_entries_total', 'Log entries applied to the read models, by durable consumer', perProjector('entries'));
     counter('jetflow_projector_batches_total', 'Read-model batches committed, by durable consumer', perProjector('batches'));
     counter('jetflow_projector_batch_failures_total', 'Read-model batches that failed and were retried, by durable consumer', perProjector('failures'));
+    counter('jetflow_projector_skipped_total', 'Log entries a read model could not apply even on their own and skipped (logged with their ids), by durable consumer', perProjector('skipped'));
   }
 }

@@ -66,6 +66,14 @@ describe('GuardedRegExp', () => {
     expect(re.exec('xABCy abbc')).toBeNull();
   });
 
+  it('finishes a polynomial pattern the syntax check lets through on the longest subject (rerun in linear time)', () => {
+    // Backtracking alone takes hours here (three nested scans of 100,000 spaces); jest's timeout bounds the test.
+    const re = new GuardedRegExp(/\s*\s*$/);
+    const subject = `${' '.repeat(MAX_REGEX_SUBJECT_LENGTH - 1)}x`;
+    expect(re.exec(subject)?.index).toBe(MAX_REGEX_SUBJECT_LENGTH);
+    expect(new GuardedRegExp(/\s*\s*\s*y/).exec(subject)).toBeNull();
+  });
+
   it('bounds the subject', () => {
     const re = new GuardedRegExp(/b/g);
     expect(re.exec('a'.repeat(MAX_REGEX_SUBJECT_LENGTH))).toBeNull();
