@@ -62,6 +62,9 @@ describe('cancel: tasks still waiting are not performed (real NATS and PostgreSQ
     await eventually(async () => (await queued(b)) === 1 && (await queued(c)) === 1);
 
     await cancel(b);
+    // Only the cancelled run's tasks go: C's stays queued.
+    expect(await queued(b)).toBe(0);
+    expect(await queued(c)).toBe(1);
     await cancel(c);
     // Their tasks left the queue with the cancel, while A still holds the slot.
     expect(await queued(b)).toBe(0);

@@ -106,7 +106,13 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     const exec = await finished(ok.body.execution_id, owner);
     expect(exec.result).toMatchObject({ kind: 'webhook', order: 11 });
 
-    for (const ts of [now - 301, now + 301]) {
+    // A captured request replayed with a fresh Idempotency-Key or delivery id: the signature does not cover that id.
+    for (const header of ['Idempotency-Key', 'webhook-id']) {
+      const rekeyed = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), [header]: `replay-${randomUUID()}` });
+      expect(rekeyed.status).toBe(401);
+    }
+    const current = Math.floor(Date.now() / 1000);
+    for (const ts of [current - 400, current + 400]) {
       const stale = await api('POST', `/api/hooks/${id}`, raw, signed(ts));
       expect(stale.status).toBe(401);
       expect(stale.body.error.code).toBe('UNAUTHORIZED');
@@ -126,6 +132,31 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(runs!.body.items).toHaveLength(2);
   });
 
+  it('with a delivery id and a timestamp the signature covers "<id>.<timestamp>.<body>": retries re-signed later return the same execution, another id is 401', async () => {
+    const owner = scope();
+    const secret = `s3cret-${randomUUID()}`;
+    const id = await create(echoWorkflow({ kind: 'webhook', secret }), owner);
+    const raw = JSON.stringify({ order: 13 });
+    const delivery = `msg_${randomUUID()}`;
+    const signed = (ts: number, deliveryId = delivery) => ({ ...JSON_ONLY, 'webhook-id': deliveryId, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${deliveryId}.${ts}.${raw}`) });
+    const now = Math.floor(Date.now() / 1000);
+    const first = await api('POST', `/api/hooks/${id}`, raw, signed(now));
+    expect(first.status).toBe(202);
+    // The sender's retry, signed again a few seconds later: the same delivery.
+    const retry = await api('POST', `/api/hooks/${id}`, raw, signed(now + 5));
+    expect(retry.status).toBe(202);
+    expect(retry.body.execution_id).toBe(first.body.execution_id);
+    // The captured request with its id swapped, or signed without the id, is refused.
+    const swapped = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), 'webhook-id': `msg_${randomUUID()}` });
+    expect(swapped.status).toBe(401);
+    const idNotSigned = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), 'X-Jetflow-Signature': sign(secret, `${now}.${raw}`) });
+    expect(idNotSigned.status).toBe(401);
+    // Another delivery is another run.
+    const other = await api('POST', `/api/hooks/${id}`, raw, signed(now, `msg_${randomUUID()}`));
+    expect(other.status).toBe(202);
+    expect(other.body.execution_id).not.toBe(first.body.execution_id);
+  });
+
   it('require_timestamp refuses body-only signatures, so no captured request stays valid', async () => {
     const owner = scope();
     const secret = `s3cret-${randomUUID()}`;
@@ -137,9 +168,16 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     const ts = Math.floor(Date.now() / 1000);
     const ok = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}.${raw}`) });
     expect(ok.status).toBe(202);
-    // A bad value is a validation error, not a silently ignored option.
+    // A bad value is a validation error, not a silently ignored option; without a secret nothing could be checked.
     const bad = await api('POST', '/api/workflows', echoWorkflow({ kind: 'webhook', secret, require_timestamp: 'yes' }), owner);
     expect(bad.status).toBe(400);
+    const noSecret = await api('POST', '/api/workflows', echoWorkflow({ kind: 'webhook', require_timestamp: true }), owner);
+    expect(noSecret.status).toBe(400);
+    expect(JSON.stringify(noSecret.body)).toContain('require_timestamp');
+    // The secret kept across an update (secret_configured sent back) still counts.
+    const got = (await api('GET', `/api/workflows/${id}`, undefined, owner)).body;
+    const put = await api('PUT', `/api/workflows/${id}`, { name: got.name, steps: got.steps }, owner);
+    expect(put.status).toBe(200);
   });
 
   it('keeps the secret write-only: never shown by the API, kept when the GET body is PUT back, replaced by a new one', async () => {

@@ -83,7 +83,10 @@ export class TaskDispatcher {
       this.nc.publish(SUBJECTS.runEnded(executionId));
       const stream = this.opts.tasksStream;
       if (stream === undefined) return;
-      const jsm = await (this.jsm ??= jetstreamManager(this.nc));
+      const jsm = await (this.jsm ??= jetstreamManager(this.nc).catch((err: unknown) => {
+        this.jsm = undefined; // a failed first call must not turn the purge off for good
+        throw err;
+      }));
       await jsm.streams.purge(stream, { filter: SUBJECTS.task(executionId, '*') });
     } catch {
       // Connection closing, stream unavailable: the workers skip what they heard about.

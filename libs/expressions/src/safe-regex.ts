@@ -4,8 +4,9 @@ import { setFlagsFromString } from 'node:v8';
  * A match that backtracks more than this many times is rerun on V8's linear-time regexp engine.
  * Process-wide, set when this module loads (before any user pattern is compiled): the syntax check
  * below refuses exponential patterns, and this bounds the polynomial ones it lets through
- * (`\s*\s*$` on 100,000 spaces: about 0.1 s instead of hours). Patterns that engine cannot run
- * (backreferences, lookaround) keep backtracking. Ordinary matches never get near the limit.
+ * (`\s*\s*$` on 100,000 spaces: about 0.1 s instead of hours). Ordinary matches never get near
+ * the limit. Patterns that engine cannot run keep backtracking: on Node 20's V8 those with the `i`
+ * or `u` flag, backreferences, lookaround, or a counted repetition above 16 (`\s{0,100}`).
  */
 export const REGEX_BACKTRACKS_BEFORE_LINEAR = 1_000;
 setFlagsFromString(`--regexp-backtracks-before-fallback=${REGEX_BACKTRACKS_BEFORE_LINEAR}`);

@@ -37,15 +37,27 @@ export class HooksController {
     const trigger = target.definition.steps.find((s) => s.step_type === 'trigger');
     // Not a webhook workflow: answered like an unknown id, so outsiders learn nothing about it.
     if (trigger?.parameters['kind'] !== 'webhook') throw new JetflowError('NOT_FOUND', 'no webhook trigger for this workflow');
-    const secret = trigger.parameters['secret'];
+    const configured = trigger.parameters['secret'];
+    const secret = typeof configured === 'string' && configured !== '' ? configured : undefined;
+    if (secret === undefined && trigger.parameters['require_timestamp'] === true) {
+      throw new JetflowError('UNAUTHORIZED', 'this webhook requires signed requests but its trigger has no secret configured');
+    }
+    const delivery = deliveryId(request, idempotencyKeyHeader);
     const signed =
-      typeof secret === 'string' && secret !== ''
-        ? verifyWebhookSignature(secret, request.rawBody ?? Buffer.alloc(0), { signature, timestamp, requireTimestamp: trigger.parameters['require_timestamp'] === true, now: Date.now() / 1000 })
+      secret !== undefined
+        ? verifyWebhookSignature(secret, request.rawBody ?? Buffer.alloc(0), {
+            signature,
+            timestamp,
+            id: delivery?.value,
+            requireTimestamp: trigger.parameters['require_timestamp'] === true,
+            now: Date.now() / 1000,
+          })
         : undefined;
-    // A timestamped signature is one delivery: sent again within its tolerance (a replay), it
-    // returns the same execution; later its timestamp is refused.
-    const replayKey = signed?.timestamped ? `signature:${signed.hmac}` : undefined;
-    const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(idempotencyKeyHeader ?? deliveryKey(request) ?? replayKey);
+    // A timestamped signature covers the delivery id too, so the key cannot be changed to replay
+    // a captured request; without an id the signature itself is the delivery (a replay within the
+    // tolerance returns the same execution, later its timestamp is refused).
+    const key = signed?.timestamped && !delivery ? `signature:${signed.hmac}` : delivery?.key;
+    const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(key);
     return this.services.executions('start', {
       scope: target.scope,
       workflow_id: target.workflow_id,
@@ -55,11 +67,16 @@ export class HooksController {
   }
 }
 
-/** `delivery:<header>:<id>` from the first delivery-id header sent (kept apart from Idempotency-Key values). */
-function deliveryKey(request: RawBodyRequest): string | undefined {
+/**
+ * The delivery's id: `Idempotency-Key` as is, else the first delivery-id header sent as
+ * `delivery:<header>:<id>` (kept apart from Idempotency-Key values). `value` is the header's raw
+ * value, which a timestamped signature covers.
+ */
+function deliveryId(request: RawBodyRequest, idempotencyKey: string | undefined): { key: string; value: string } | undefined {
+  if (idempotencyKey !== undefined) return { key: idempotencyKey, value: idempotencyKey };
   for (const name of DELIVERY_ID_HEADERS) {
     const value = request.headers[name];
-    if (typeof value === 'string' && value.trim()) return `delivery:${name}:${value.trim()}`;
+    if (typeof value === 'string' && value.trim()) return { key: `delivery:${name}:${value.trim()}`, value };
   }
   return undefined;
 }

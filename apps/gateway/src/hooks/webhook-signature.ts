@@ -3,7 +3,7 @@ import { JetflowError } from '@jetflow/contracts';
 
 /** Header carrying `sha256=<hex HMAC-SHA256>` keyed with the trigger's secret. */
 export const SIGNATURE_HEADER = 'x-jetflow-signature';
-/** Unix seconds when the sender signed; with it the HMAC covers `<timestamp>.<raw body>`. */
+/** Unix seconds when the sender signed; with it the HMAC covers `[<delivery id>.]<timestamp>.<raw body>`. */
 export const TIMESTAMP_HEADER = 'x-jetflow-timestamp';
 /** How far a signed timestamp may be from the server's clock, either way. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
@@ -11,6 +11,8 @@ export const TIMESTAMP_TOLERANCE_SECONDS = 300;
 export interface SignatureCheck {
   readonly signature: string | string[] | undefined;
   readonly timestamp: string | string[] | undefined;
+  /** The delivery id header's raw value (Idempotency-Key or a delivery-id header), if sent. */
+  readonly id?: string;
   /** The trigger's `require_timestamp`: a body-only signature is refused. */
   readonly requireTimestamp: boolean;
   /** Server time, Unix seconds. */
@@ -23,8 +25,10 @@ export interface SignatureCheck {
  * messages never include the secret or the expected value.
  *
  * Without `X-Jetflow-Timestamp` the HMAC covers the raw body only, so a captured request stays
- * valid forever. With it the HMAC covers `<timestamp>.<raw body>` and expires after
- * {@link TIMESTAMP_TOLERANCE_SECONDS}; within that window the caller dedupes on the HMAC.
+ * valid forever. With it the HMAC covers `<id>.<timestamp>.<raw body>` when the request carries a
+ * delivery id (as Standard Webhooks signs `msg_id.timestamp.payload`), else `<timestamp>.<raw body>`,
+ * and expires after {@link TIMESTAMP_TOLERANCE_SECONDS}: within that window the caller dedupes on
+ * the signed id, or on the HMAC.
  */
 export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: SignatureCheck): { readonly hmac: string; readonly timestamped: boolean } {
   const value = first(check.signature);
@@ -40,20 +44,16 @@ export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: S
       throw new JetflowError('UNAUTHORIZED', `X-Jetflow-Timestamp is more than ${TIMESTAMP_TOLERANCE_SECONDS} s from the server's clock (a replayed request, or a clock off)`);
     }
   }
-  const expected = hmac(secret, rawBody, ts);
+  const expected = hmac(secret, rawBody, ts === undefined ? undefined : check.id === undefined ? `${ts}.` : `${check.id}.${ts}.`);
   const given = Buffer.from(match[1]!, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JetflowError('UNAUTHORIZED', 'invalid webhook signature');
   return { hmac: expected.toString('hex'), timestamped: ts !== undefined };
 }
 
-/** The signature header value a sender computes (tests and docs use it); with `timestamp`, over `<timestamp>.<body>`. */
-export function signWebhookBody(secret: string, rawBody: string | Buffer, timestamp?: number | string): string {
-  return `sha256=${hmac(secret, typeof rawBody === 'string' ? Buffer.from(rawBody) : rawBody, timestamp === undefined ? undefined : String(timestamp)).toString('hex')}`;
-}
-
-function hmac(secret: string, rawBody: Buffer, timestamp: string | undefined): Buffer {
+/** HMAC-SHA256 of `prefix` (the signed id and timestamp, if any) and the raw body. */
+function hmac(secret: string, rawBody: Buffer, prefix: string | undefined): Buffer {
   const h = createHmac('sha256', secret);
-  if (timestamp !== undefined) h.update(`${timestamp}.`);
+  if (prefix !== undefined) h.update(prefix);
   return h.update(rawBody).digest();
 }
 

@@ -98,8 +98,12 @@ function trigger(p: ParameterReader): void {
   const timezone = p.string('timezone');
   if (timezone !== undefined && !isTimeZone(timezone)) p.invalid('timezone', `timezone ${show(timezone)} is not a known IANA time zone`);
   if (kind === 'webhook') {
-    p.string('secret');
+    const secret = p.string('secret');
     p.boolean('require_timestamp');
+    // Timestamps are checked as part of the signature: without a secret nothing would be.
+    if (p.get('require_timestamp') === true && !secret && p.get('secret_configured') !== true) {
+      p.invalid('require_timestamp', 'require_timestamp needs a secret: timestamps are checked as part of the HMAC signature');
+    }
   }
 }
 
