@@ -112,7 +112,7 @@ export class Database {
  * The node flags `npm start` runs Jetflow with (package.json): V8's GC helper threads sized for a
  * small machine (`V8_POOL_SIZE`, default 1). The bench measures what users run.
  */
-export const JETFLOW_NODE_FLAGS = [`--v8-pool-size=${process.env.V8_POOL_SIZE ?? '1'}`];
+export const JETFLOW_NODE_FLAGS = [`--v8-pool-size=${process.env.V8_POOL_SIZE || '1'}`];
 
 export class JetflowProc {
   child!: ChildProcess;

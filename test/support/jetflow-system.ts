@@ -61,7 +61,7 @@ export class JetflowProcess {
   async start(): Promise<void> {
     JetflowProcess.assertBuilt();
     this.output = '';
-    this.proc = spawn(process.execPath, [`--v8-pool-size=${process.env.V8_POOL_SIZE ?? '1'}`, MAIN, `--services=${this.services}`], {
+    this.proc = spawn(process.execPath, [`--v8-pool-size=${process.env.V8_POOL_SIZE || '1'}`, MAIN, `--services=${this.services}`], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -63,6 +63,14 @@ describe('evaluateJsonata', () => {
     }
   });
 
+  it('finishes a slow (polynomial) regex over the longest subject, case-insensitive too', async () => {
+    // Backtracking alone would take hours; jest's timeout bounds the test.
+    const big = { input: { big: `${' '.repeat(99_999)}x` } };
+    await expect(evaluateJsonata('$contains(input.big, /\\s*\\s*y$/)', big)).resolves.toBe(false);
+    await expect(evaluateJsonata('$contains(input.big, /\\s*\\s*Y$/i)', big)).resolves.toBe(false);
+    await expect(evaluateJsonata('$contains(input.big, /\\s*X$/i)', big)).resolves.toBe(true);
+  });
+
   it('refuses to run a regex over a subject longer than 100,000 characters', async () => {
     const err = await evaluateJsonata('$contains(input.big, /b+/)', { input: { big: 'a'.repeat(100_001) } }).catch((e: unknown) => e);
     expect((err as ExpressionEvaluationError).code).toBe('VALIDATION_ERROR');

@@ -72,6 +72,10 @@ describe('GuardedRegExp', () => {
     const subject = `${' '.repeat(MAX_REGEX_SUBJECT_LENGTH - 1)}x`;
     expect(re.exec(subject)?.index).toBe(MAX_REGEX_SUBJECT_LENGTH);
     expect(new GuardedRegExp(/\s*\s*\s*y/).exec(subject)).toBeNull();
+    // Case-insensitive too (JSONata's /.../i): the linear engine refuses the i flag, so the letters are folded first.
+    const caseless = new GuardedRegExp(/\s*\s*Y$/i);
+    expect(caseless.exec(subject)).toBeNull();
+    expect(caseless.exec('  xy')?.index).toBe(3);
   });
 
   it('bounds the subject', () => {

@@ -1,12 +1,14 @@
 import { setFlagsFromString } from 'node:v8';
+import { foldCase } from './case-fold';
 
 /**
  * A match that backtracks more than this many times is rerun on V8's linear-time regexp engine.
  * Process-wide, set when this module loads (before any user pattern is compiled): the syntax check
  * below refuses exponential patterns, and this bounds the polynomial ones it lets through
  * (`\s*\s*$` on 100,000 spaces: about 0.1 s instead of hours). Ordinary matches never get near
- * the limit. Patterns that engine cannot run keep backtracking: on Node 20's V8 those with the `i`
- * or `u` flag, backreferences, lookaround, or a counted repetition above 16 (`\s{0,100}`).
+ * the limit. Patterns that engine cannot run keep backtracking: on Node 20's V8 those with the `u`
+ * flag, backreferences, lookaround, or a counted repetition above 16 (`\s{0,100}`), and those with
+ * the `i` flag that {@link foldCase} cannot rewrite without it (non-ASCII letters, code escapes).
  */
 export const REGEX_BACKTRACKS_BEFORE_LINEAR = 1_000;
 setFlagsFromString(`--regexp-backtracks-before-fallback=${REGEX_BACKTRACKS_BEFORE_LINEAR}`);
@@ -38,7 +40,7 @@ export class GuardedRegExp {
     const re = pattern instanceof RegExp ? new RegExp(pattern.source, flags ?? pattern.flags) : new RegExp(pattern, flags);
     const reason = checked(re);
     if (reason) throw new UnsafeRegexError(`regular expression /${re.source}/ refused: ${reason}`);
-    this.re = re;
+    this.re = re.ignoreCase && !re.unicode ? caseless(re) : re;
   }
 
   get lastIndex(): number {
@@ -56,6 +58,15 @@ export class GuardedRegExp {
     }
     return this.re.exec(s);
   }
+}
+
+/**
+ * `re` without the `i` flag, its letters folded (`foldCase`), so that a match backtracking past the
+ * limit can rerun on the linear engine (which refuses `i`); `re` itself when it cannot be folded.
+ */
+function caseless(re: RegExp): RegExp {
+  const folded = foldCase(re.source);
+  return folded === undefined ? re : new RegExp(folded, re.flags.replace('i', ''));
 }
 
 const CHECK_CACHE_LIMIT = 500;
