@@ -85,13 +85,13 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(list!.body.items).toHaveLength(1);
   });
 
-  it('with X-Jetflow-Timestamp the signature covers "<timestamp>.<body>": a replay within 5 minutes returns the same execution, a stale or future one is 401', async () => {
+  it('with X-Jetflow-Timestamp the signature covers "<timestamp>..<body>": a replay within 5 minutes returns the same execution, a stale or future one is 401', async () => {
     const owner = scope();
     const secret = `s3cret-${randomUUID()}`;
     const id = await create(echoWorkflow({ kind: 'webhook', secret }), owner);
     const raw = JSON.stringify({ order: 11 });
     const now = Math.floor(Date.now() / 1000);
-    const signed = (ts: number | string, body = raw) => ({ ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}.${body}`) });
+    const signed = (ts: number | string, body = raw) => ({ ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}..${body}`) });
 
     const ok = await api('POST', `/api/hooks/${id}`, raw, signed(now));
     expect(ok.status).toBe(202);
@@ -132,13 +132,13 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(runs!.body.items).toHaveLength(2);
   });
 
-  it('with a delivery id and a timestamp the signature covers "<id>.<timestamp>.<body>": retries re-signed later return the same execution, another id is 401', async () => {
+  it('with a delivery id and a timestamp the signature covers "<timestamp>.<id>.<body>": retries re-signed later return the same execution, another id is 401', async () => {
     const owner = scope();
     const secret = `s3cret-${randomUUID()}`;
     const id = await create(echoWorkflow({ kind: 'webhook', secret }), owner);
     const raw = JSON.stringify({ order: 13 });
     const delivery = `msg_${randomUUID()}`;
-    const signed = (ts: number, deliveryId = delivery) => ({ ...JSON_ONLY, 'webhook-id': deliveryId, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${deliveryId}.${ts}.${raw}`) });
+    const signed = (ts: number, deliveryId = delivery) => ({ ...JSON_ONLY, 'webhook-id': deliveryId, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}.${deliveryId}.${raw}`) });
     const now = Math.floor(Date.now() / 1000);
     const first = await api('POST', `/api/hooks/${id}`, raw, signed(now));
     expect(first.status).toBe(202);
@@ -149,8 +149,18 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     // The captured request with its id swapped, or signed without the id, is refused.
     const swapped = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), 'webhook-id': `msg_${randomUUID()}` });
     expect(swapped.status).toBe(401);
-    const idNotSigned = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), 'X-Jetflow-Signature': sign(secret, `${now}.${raw}`) });
+    const idNotSigned = await api('POST', `/api/hooks/${id}`, raw, { ...signed(now), 'X-Jetflow-Signature': sign(secret, `${now}..${raw}`) });
     expect(idNotSigned.status).toBe(401);
+    // The signed id moved to another id header (or to Idempotency-Key) is the same delivery, not a new run.
+    const { 'webhook-id': _moved, ...rest } = signed(now);
+    for (const header of ['X-Webhook-Id', 'X-GitHub-Delivery', 'Idempotency-Key']) {
+      const moved = await api('POST', `/api/hooks/${id}`, raw, { ...rest, [header]: delivery });
+      expect(moved.status).toBe(202);
+      expect(moved.body.execution_id).toBe(first.body.execution_id);
+    }
+    // An id with a dot would make the signed bytes ambiguous: refused.
+    const dotted = await api('POST', `/api/hooks/${id}`, raw, signed(now, 'evt.1'));
+    expect(dotted.status).toBe(400);
     // Another delivery is another run.
     const other = await api('POST', `/api/hooks/${id}`, raw, signed(now, `msg_${randomUUID()}`));
     expect(other.status).toBe(202);
@@ -166,7 +176,7 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(bodyOnly.status).toBe(401);
     expect(bodyOnly.body.error.message).toContain('requires X-Jetflow-Timestamp');
     const ts = Math.floor(Date.now() / 1000);
-    const ok = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}.${raw}`) });
+    const ok = await api('POST', `/api/hooks/${id}`, raw, { ...JSON_ONLY, 'X-Jetflow-Timestamp': String(ts), 'X-Jetflow-Signature': sign(secret, `${ts}..${raw}`) });
     expect(ok.status).toBe(202);
     // A bad value is a validation error, not a silently ignored option; without a secret nothing could be checked.
     const bad = await api('POST', '/api/workflows', echoWorkflow({ kind: 'webhook', secret, require_timestamp: 'yes' }), owner);

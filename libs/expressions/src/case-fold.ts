@@ -1,5 +1,7 @@
 /** Escapes whose meaning does not depend on case (character sets, anchors, control characters). */
 const CASELESS_ESCAPES = new Set([...'dDwWsSbBfnrtv']);
+/** The same inside a class, where `\b` is a backspace and `\B` the letter B (non-unicode mode). */
+const CASELESS_CLASS_ESCAPES = new Set([...'dDwWsSbfnrtv']);
 
 const isLower = (c: string) => c >= 'a' && c <= 'z';
 const isUpper = (c: string) => c >= 'A' && c <= 'Z';
@@ -21,7 +23,8 @@ export function foldCase(source: string): string | undefined {
     if (c.charCodeAt(0) >= 0x80) return undefined;
     if (c === '\\') {
       const n = source[i + 1];
-      if (n === undefined || (/[a-zA-Z0-9]/.test(n) && !CASELESS_ESCAPES.has(n))) return undefined;
+      if (n === undefined || n.charCodeAt(0) >= 0x80) return undefined;
+      if (/[a-zA-Z0-9]/.test(n) && !(inClass ? CASELESS_CLASS_ESCAPES : CASELESS_ESCAPES).has(n)) return undefined;
       // An escape as a range end (`[\--a]`): its span is not checked here.
       if (inClass && source[i + 2] === '-' && source[i + 3] !== undefined && source[i + 3] !== ']') return undefined;
       out += c + n;
@@ -54,6 +57,8 @@ export function foldCase(source: string): string | undefined {
       }
       continue;
     }
+    // Modifier groups (`(?i:`, `(?-i:`, newer engines) are not rewritten.
+    if (c === '(' && source[i + 1] === '?' && !':=!<'.includes(source[i + 2] ?? '')) return undefined;
     if (c === '(' && source[i + 1] === '?' && source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
       // A group name is copied as written.
       const end = source.indexOf('>', i);

@@ -35,12 +35,16 @@ export class UnsafeRegexError extends Error {
  */
 export class GuardedRegExp {
   private readonly re: RegExp;
+  /** The pattern as written (messages name it, not its case-folded form). */
+  private readonly source: string;
 
   constructor(pattern: RegExp | string, flags?: string) {
     const re = pattern instanceof RegExp ? new RegExp(pattern.source, flags ?? pattern.flags) : new RegExp(pattern, flags);
     const reason = checked(re);
     if (reason) throw new UnsafeRegexError(`regular expression /${re.source}/ refused: ${reason}`);
-    this.re = re.ignoreCase && !re.unicode ? caseless(re) : re;
+    this.source = re.source;
+    // `u` / `v` fold case by Unicode rules, which foldCase does not model.
+    this.re = re.ignoreCase && !/[uv]/.test(re.flags) ? caseless(re) : re;
   }
 
   get lastIndex(): number {
@@ -54,7 +58,7 @@ export class GuardedRegExp {
   exec(subject: string): RegExpExecArray | null {
     const s = String(subject);
     if (s.length > MAX_REGEX_SUBJECT_LENGTH) {
-      throw new UnsafeRegexError(`regular expression /${this.re.source}/ refused: subject longer than ${MAX_REGEX_SUBJECT_LENGTH} characters`);
+      throw new UnsafeRegexError(`regular expression /${this.source}/ refused: subject longer than ${MAX_REGEX_SUBJECT_LENGTH} characters`);
     }
     return this.re.exec(s);
   }

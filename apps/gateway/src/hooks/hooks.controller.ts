@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Controller, Headers, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { JetflowError } from '@jetflow/contracts';
 import type { RawBodyRequest } from '../common/json-body.parser';
@@ -53,10 +54,15 @@ export class HooksController {
             now: Date.now() / 1000,
           })
         : undefined;
-    // A timestamped signature covers the delivery id too, so the key cannot be changed to replay
-    // a captured request; without an id the signature itself is the delivery (a replay within the
-    // tolerance returns the same execution, later its timestamp is refused).
-    const key = signed?.timestamped && !delivery ? `signature:${signed.hmac}` : delivery?.key;
+    // A timestamped signature covers the delivery id too: the key is the signed id (whichever
+    // header carried it), or without one the signature itself, so a captured request cannot be
+    // replayed under another key (within the tolerance; later its timestamp is refused). These
+    // keys have their own prefixes: no unsigned key can take them first.
+    const key = signed?.timestamped
+      ? delivery
+        ? `signed:${createHash('sha256').update(Buffer.from(delivery.value, 'latin1')).digest('hex')}`
+        : `signature:${signed.hmac}`
+      : delivery?.key;
     const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(key);
     return this.services.executions('start', {
       scope: target.scope,
@@ -70,7 +76,7 @@ export class HooksController {
 /**
  * The delivery's id: `Idempotency-Key` as is, else the first delivery-id header sent as
  * `delivery:<header>:<id>` (kept apart from Idempotency-Key values). `value` is the header's raw
- * value, which a timestamped signature covers.
+ * value (as Node decoded its bytes: latin1), which a timestamped signature covers.
  */
 function deliveryId(request: RawBodyRequest, idempotencyKey: string | undefined): { key: string; value: string } | undefined {
   if (idempotencyKey !== undefined) return { key: idempotencyKey, value: idempotencyKey };

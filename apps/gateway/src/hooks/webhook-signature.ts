@@ -3,7 +3,7 @@ import { JetflowError } from '@jetflow/contracts';
 
 /** Header carrying `sha256=<hex HMAC-SHA256>` keyed with the trigger's secret. */
 export const SIGNATURE_HEADER = 'x-jetflow-signature';
-/** Unix seconds when the sender signed; with it the HMAC covers `[<delivery id>.]<timestamp>.<raw body>`. */
+/** Unix seconds when the sender signed; with it the HMAC covers `<timestamp>.<delivery id or nothing>.<raw body>`. */
 export const TIMESTAMP_HEADER = 'x-jetflow-timestamp';
 /** How far a signed timestamp may be from the server's clock, either way. */
 export const TIMESTAMP_TOLERANCE_SECONDS = 300;
@@ -25,10 +25,10 @@ export interface SignatureCheck {
  * messages never include the secret or the expected value.
  *
  * Without `X-Jetflow-Timestamp` the HMAC covers the raw body only, so a captured request stays
- * valid forever. With it the HMAC covers `<id>.<timestamp>.<raw body>` when the request carries a
- * delivery id (as Standard Webhooks signs `msg_id.timestamp.payload`), else `<timestamp>.<raw body>`,
- * and expires after {@link TIMESTAMP_TOLERANCE_SECONDS}: within that window the caller dedupes on
- * the signed id, or on the HMAC.
+ * valid forever. With it the HMAC covers `<timestamp>.<id>.<raw body>`, the id being the request's
+ * delivery id (its header's bytes) or empty, and expires after {@link TIMESTAMP_TOLERANCE_SECONDS}:
+ * within that window the caller dedupes on the signed id, or on the HMAC. Digits, a dot-free id and
+ * a dot make the signed bytes of two different requests different.
  */
 export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: SignatureCheck): { readonly hmac: string; readonly timestamped: boolean } {
   const value = first(check.signature);
@@ -44,14 +44,17 @@ export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: S
       throw new JetflowError('UNAUTHORIZED', `X-Jetflow-Timestamp is more than ${TIMESTAMP_TOLERANCE_SECONDS} s from the server's clock (a replayed request, or a clock off)`);
     }
   }
-  const expected = hmac(secret, rawBody, ts === undefined ? undefined : check.id === undefined ? `${ts}.` : `${check.id}.${ts}.`);
+  if (ts !== undefined && check.id !== undefined && (check.id.trim() === '' || check.id.includes('.'))) {
+    throw new JetflowError('VALIDATION_ERROR', 'a delivery id signed with X-Jetflow-Timestamp must be non-empty and contain no "."');
+  }
+  const expected = hmac(secret, rawBody, ts === undefined ? undefined : Buffer.concat([Buffer.from(`${ts}.`), Buffer.from(check.id ?? '', 'latin1'), Buffer.from('.')]));
   const given = Buffer.from(match[1]!, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JetflowError('UNAUTHORIZED', 'invalid webhook signature');
   return { hmac: expected.toString('hex'), timestamped: ts !== undefined };
 }
 
-/** HMAC-SHA256 of `prefix` (the signed id and timestamp, if any) and the raw body. */
-function hmac(secret: string, rawBody: Buffer, prefix: string | undefined): Buffer {
+/** HMAC-SHA256 of `prefix` (the signed timestamp and id, if any) and the raw body. */
+function hmac(secret: string, rawBody: Buffer, prefix: Buffer | undefined): Buffer {
   const h = createHmac('sha256', secret);
   if (prefix !== undefined) h.update(prefix);
   return h.update(rawBody).digest();
