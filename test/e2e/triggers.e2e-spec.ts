@@ -231,6 +231,12 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(second.body.execution_id).toBe(first.body.execution_id);
     const other = await api('POST', `/api/hooks/${id}`, { order: 1 }, JSON_ONLY);
     expect(other.body.execution_id).not.toBe(first.body.execution_id);
+    // The prefixes of derived keys (signed ids, signatures, delivery ids) are not a client's to take.
+    for (const reserved of ['signed:abc', 'signature:abc', 'delivery:webhook-id:abc']) {
+      const res = await api('POST', `/api/hooks/${id}`, { order: 1 }, { ...JSON_ONLY, 'Idempotency-Key': reserved });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('VALIDATION_ERROR');
+    }
   });
 
   it('without an Idempotency-Key, a delivery id header (webhook-id, X-GitHub-Delivery) makes a redelivery return the same execution', async () => {

@@ -43,6 +43,10 @@ export class HooksController {
     if (secret === undefined && trigger.parameters['require_timestamp'] === true) {
       throw new JetflowError('UNAUTHORIZED', 'this webhook requires signed requests but its trigger has no secret configured');
     }
+    // Keys this route derives have their own prefixes: a client's Idempotency-Key may not take one.
+    if (idempotencyKeyHeader !== undefined && /^(signed|signature|delivery):/.test(idempotencyKeyHeader)) {
+      throw new JetflowError('VALIDATION_ERROR', 'Idempotency-Key may not start with "signed:", "signature:" or "delivery:" (reserved for the keys this route derives)');
+    }
     const delivery = deliveryId(request, idempotencyKeyHeader);
     const signed =
       secret !== undefined
