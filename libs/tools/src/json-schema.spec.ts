@@ -62,4 +62,17 @@ describe('json-schema', () => {
     // An oversized string never reaches the regex engine.
     expect(argumentErrors({ type: 'object', properties: { s: { type: 'string', pattern: '^x' } } }, { s: 'x'.repeat(200_000) })).toHaveLength(1);
   });
+
+  it('finishes a slow (polynomial) pattern on the longest string; unicode escapes and astral characters still match as with u', () => {
+    // Backtracking alone would take hours; jest's timeout bounds the test.
+    const slow = { type: 'object', properties: { s: { type: 'string', pattern: '\\s*\\s*y$' } } };
+    expect(argumentErrors(slow, { s: `${' '.repeat(99_999)}x` })).toHaveLength(1);
+    expect(argumentErrors(slow, { s: '  y' })).toEqual([]);
+    const letters = { type: 'object', properties: { s: { type: 'string', pattern: '^\\p{L}+$' } } };
+    expect(argumentErrors(letters, { s: 'Zoë' })).toEqual([]);
+    expect(argumentErrors(letters, { s: 'a1' })).toHaveLength(1);
+    const one = { type: 'object', properties: { s: { type: 'string', pattern: '^.$' } } };
+    expect(argumentErrors(one, { s: '😀' })).toEqual([]); // one code point: u semantics
+    expect(argumentErrors(one, { s: 'é' })).toEqual([]);
+  });
 });

@@ -16,10 +16,28 @@ const guardedRegExp: RegExpEngine = Object.assign(
     const reason = unsafeRegexReason(pattern, flags.includes('i'));
     if (reason) throw new Error(`pattern ${JSON.stringify(pattern)} is refused: ${reason}`);
     const re = new RegExp(pattern, flags);
-    return { test: (s: string) => s.length <= MAX_REGEX_SUBJECT_LENGTH && re.test(s) };
+    const bmp = withoutUnicodeFlag(pattern, flags);
+    return { test: (s: string) => s.length <= MAX_REGEX_SUBJECT_LENGTH && (bmp && !SURROGATE.test(s) ? bmp : re).test(s) };
   },
   { code: 'new RegExp' },
 );
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Ajv compiles patterns with the `u` flag, which V8's linear-time fallback (see `@jetflow/expressions`)
+ * does not run. On a string without surrogates (no character outside the BMP) a pattern without
+ * `\p{…}`, `\u{…}` or such characters of its own matches the same with or without `u`: such strings
+ * are tested without it, so a slow pattern falls back to the linear engine there.
+ */
+function withoutUnicodeFlag(pattern: string, flags: string): RegExp | undefined {
+  if (!flags.includes('u') || /\\[pPu]\{/.test(pattern) || SURROGATE.test(pattern)) return undefined;
+  try {
+    return new RegExp(pattern, flags.replace('u', ''));
+  } catch {
+    return undefined;
+  }
+}
 
 const OPTIONS: Options = { allErrors: true, strict: false, validateFormats: false, code: { regExp: guardedRegExp } };
 
