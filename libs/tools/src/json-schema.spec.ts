@@ -74,5 +74,7 @@ describe('json-schema', () => {
     const one = { type: 'object', properties: { s: { type: 'string', pattern: '^.$' } } };
     expect(argumentErrors(one, { s: '😀' })).toEqual([]); // one code point: u semantics
     expect(argumentErrors(one, { s: 'é' })).toEqual([]);
+    const optionalEmoji = { type: 'object', properties: { s: { type: 'string', pattern: '^a\\uD83D\\uDE00?$' } } };
+    expect(argumentErrors(optionalEmoji, { s: 'a' })).toEqual([]);
   });
 });

@@ -27,11 +27,12 @@ const SURROGATE = /[\uD800-\uDFFF]/;
 /**
  * Ajv compiles patterns with the `u` flag, which V8's linear-time fallback (see `@jetflow/expressions`)
  * does not run. On a string without surrogates (no character outside the BMP) a pattern without
- * `\p{…}`, `\u{…}` or such characters of its own matches the same with or without `u`: such strings
+ * `\p{…}`, `\u{…}` or surrogates of its own (escaped or not) matches the same with or without `u`: such strings
  * are tested without it, so a slow pattern falls back to the linear engine there.
  */
 function withoutUnicodeFlag(pattern: string, flags: string): RegExp | undefined {
-  if (!flags.includes('u') || /\\[pPu]\{/.test(pattern) || SURROGATE.test(pattern)) return undefined;
+  // `\uD83D\uDE00` is one character with u and two without (`?` after it would bind differently).
+  if (!flags.includes('u') || /\\[pPu]\{|\\u[dD][89a-fA-F]/.test(pattern) || SURROGATE.test(pattern)) return undefined;
   try {
     return new RegExp(pattern, flags.replace('u', ''));
   } catch {
