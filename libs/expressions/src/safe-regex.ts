@@ -7,8 +7,9 @@ import { foldCase } from './case-fold';
  * below refuses exponential patterns, and this bounds the polynomial ones it lets through
  * (`\s*\s*$` on 100,000 spaces: about 0.1 s instead of hours). Ordinary matches never get near
  * the limit. Patterns that engine cannot run keep backtracking: on Node 20's V8 those with the `u`
- * flag, backreferences, lookaround, or a counted repetition above 16 (`\s{0,100}`), and those with
- * the `i` flag that {@link foldCase} cannot rewrite without it (non-ASCII letters, code escapes).
+ * flag (tool-schema patterns are tested without it where that changes nothing: libs/tools),
+ * backreferences, lookaround, or a counted repetition above 16 (`\s{0,100}`), and those with the
+ * `i` flag that {@link foldCase} cannot rewrite without it (non-ASCII letters, code escapes).
  */
 export const REGEX_BACKTRACKS_BEFORE_LINEAR = 1_000;
 setFlagsFromString(`--regexp-backtracks-before-fallback=${REGEX_BACKTRACKS_BEFORE_LINEAR}`);
