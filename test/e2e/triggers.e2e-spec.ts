@@ -249,6 +249,11 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
       expect([first.status, retry.status]).toEqual([202, 202]);
       expect(retry.body.execution_id).toBe(first.body.execution_id);
     }
+    // A sender's long delivery id (up to the 255-character header limit of other keys) works too.
+    const long = { ...JSON_ONLY, 'webhook-id': `msg_${'x'.repeat(250)}` };
+    const [l1, l2] = [await api('POST', `/api/hooks/${id}`, { order: 2 }, long), await api('POST', `/api/hooks/${id}`, { order: 2 }, long)];
+    expect([l1.status, l2.status]).toEqual([202, 202]);
+    expect(l2.body.execution_id).toBe(l1.body.execution_id);
     // Another delivery id is another event.
     const a = await api('POST', `/api/hooks/${id}`, { order: 3 }, { ...JSON_ONLY, 'webhook-id': `msg_${randomUUID()}` });
     const b = await api('POST', `/api/hooks/${id}`, { order: 3 }, { ...JSON_ONLY, 'webhook-id': `msg_${randomUUID()}` });

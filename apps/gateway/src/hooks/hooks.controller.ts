@@ -86,7 +86,13 @@ function deliveryId(request: RawBodyRequest, idempotencyKey: string | undefined)
   if (idempotencyKey !== undefined) return { key: idempotencyKey, value: idempotencyKey };
   for (const name of DELIVERY_ID_HEADERS) {
     const value = request.headers[name];
-    if (typeof value === 'string' && value.trim()) return { key: `delivery:${name}:${value.trim()}`, value };
+    if (typeof value === 'string' && value.trim()) return { key: deliveryKey(name, value.trim()), value };
   }
   return undefined;
+}
+
+/** `delivery:<header>:<id>`, the id hashed when the key would pass the 255-character limit (senders choose its length). */
+function deliveryKey(header: string, id: string): string {
+  const key = `delivery:${header}:${id}`;
+  return key.length <= 255 ? key : `delivery:${header}:sha256:${createHash('sha256').update(id).digest('hex')}`;
 }
