@@ -83,10 +83,8 @@ export class TaskDispatcher {
       this.nc.publish(SUBJECTS.runEnded(executionId));
       const stream = this.opts.tasksStream;
       if (stream === undefined) return;
-      const jsm = await (this.jsm ??= jetstreamManager(this.nc).catch((err: unknown) => {
-        this.jsm = undefined; // a failed first call must not turn the purge off for good
-        throw err;
-      }));
+      // No account-info round trip first: a cancel waits for this purge.
+      const jsm = await (this.jsm ??= jetstreamManager(this.nc, { checkAPI: false }));
       await jsm.streams.purge(stream, { filter: SUBJECTS.task(executionId, '*') });
     } catch {
       // Connection closing, stream unavailable: the workers skip what they heard about.
