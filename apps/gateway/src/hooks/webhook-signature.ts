@@ -36,7 +36,7 @@ export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: S
   if (!match) throw new JetflowError('UNAUTHORIZED', 'missing or malformed X-Jetflow-Signature (expected sha256=<hex HMAC-SHA256>)');
   const ts = first(check.timestamp)?.trim();
   if (ts === undefined && check.requireTimestamp) {
-    throw new JetflowError('UNAUTHORIZED', 'this webhook requires X-Jetflow-Timestamp (Unix seconds) and a signature over "<timestamp>.<body>"');
+    throw new JetflowError('UNAUTHORIZED', 'this webhook requires X-Jetflow-Timestamp (Unix seconds) and a signature over "<timestamp>.<delivery id or nothing>.<body>"');
   }
   if (ts !== undefined) {
     if (!/^\d{1,12}$/.test(ts)) throw new JetflowError('UNAUTHORIZED', 'malformed X-Jetflow-Timestamp (expected Unix seconds)');
