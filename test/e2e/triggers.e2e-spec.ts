@@ -32,6 +32,12 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(messages.at(-1)?.event).toBe('complete');
     return (await api('GET', `/api/executions/${id}`, undefined, headers)).body;
   };
+  /** The workflow's runs once the read model lists at least `atLeast` of them. */
+  const listedRuns = async (workflowId: string, headers: Record<string, string>, atLeast: number) =>
+    (await eventually(async () => {
+      const r = await api('GET', `/api/executions?workflow_id=${workflowId}`, undefined, headers);
+      return r.body.items.length >= atLeast ? r : null;
+    }))!.body.items;
 
   beforeAll(async () => {
     sys = await InProcessSystem.start();
@@ -78,11 +84,7 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(exec.result).toMatchObject({ kind: 'webhook', order: 7, body: { order: 7, note: 'ünïcode' } });
 
     // Only the signed request started a run.
-    const list = await eventually(async () => {
-      const r = await api('GET', `/api/executions?workflow_id=${id}`, undefined, owner);
-      return r.body.items.length >= 1 ? r : null;
-    });
-    expect(list!.body.items).toHaveLength(1);
+    expect(await listedRuns(id, owner, 1)).toHaveLength(1);
   });
 
   it('with X-Jetflow-Timestamp the signature covers "<timestamp>..<body>": a replay within 5 minutes returns the same execution, a stale or future one is 401', async () => {
@@ -125,11 +127,7 @@ describe('webhook trigger (HTTP, real NATS and PostgreSQL)', () => {
     expect(malformed.status).toBe(401);
     expect(malformed.body.error.message).toContain('X-Jetflow-Timestamp');
 
-    const runs = await eventually(async () => {
-      const r = await api('GET', `/api/executions?workflow_id=${id}`, undefined, owner);
-      return r.body.items.length >= 2 ? r : null;
-    });
-    expect(runs!.body.items).toHaveLength(2);
+    expect(await listedRuns(id, owner, 2)).toHaveLength(2);
   });
 
   it('with a delivery id and a timestamp the signature covers "<timestamp>.<id>.<body>": retries re-signed later return the same execution, another id is 401', async () => {

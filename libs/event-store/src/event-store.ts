@@ -96,8 +96,7 @@ export class EventStore {
   /** Appends stream-only entries (deltas, tool events) on the sibling `deltas` subject; no expectation. `msgId` dedupes a retry. */
   async appendStream(executionId: string, events: readonly StreamEvent[], msgId?: string): Promise<{ seq: number }> {
     if (events.length === 0) throw new Error('appendStream needs at least one event');
-    const body = encoder.encode(JSON.stringify(events));
-    const ack = await this.publisher.publish(SUBJECTS.executionDeltas(executionId), body, msgId === undefined ? {} : { msgID: msgId });
+    const ack = await this.publisher.publish(SUBJECTS.executionDeltas(executionId), encoder.encode(JSON.stringify(events)), msgId === undefined ? {} : { msgID: msgId });
     return { seq: ack.seq };
   }
 

@@ -124,29 +124,33 @@ export class ExecutionActorHost {
 
   private async process(executionId: string, command: ExecutionCommand, assumeNew: boolean): Promise<Handled> {
     let actor: LiveActor = assumeNew && !this.cached(executionId) ? { state: foldEvents([]), seq: 0 } : await this.cachedOrFold(executionId);
-    let checkedLatest = false;
     // A cached state may lag behind another replica's appends. Appends are guarded by the expected
     // sequence, but "nothing to do" and a refusal are not: a result for a step the cache has not
     // seen start decides nothing there (and the worker acks on our answer), a chat message for a
     // step it has not seen waiting is refused. Both are confirmed against the log once.
-    const behind = async (): Promise<boolean> => {
-      if (checkedLatest) return false;
-      checkedLatest = true;
-      if ((await this.store.lastSeq(executionId)) <= actor.seq) return false;
-      actor = await this.catchUp(executionId, actor);
-      return true;
-    };
+    let checkedLatest = false;
     for (let round = 0; round <= this.maxRetries; round++) {
       let decided: Awaited<ReturnType<typeof decideWithInline>>;
       try {
         decided = await decideWithInline(actor.state, command);
       } catch (err) {
-        if (err instanceof JetflowError && actor.seq > 0 && (await behind())) continue;
-        throw err;
+        if (!(err instanceof JetflowError) || actor.seq === 0 || checkedLatest) throw err;
+        checkedLatest = true;
+        const newer = await this.newer(executionId, actor);
+        if (!newer) throw err;
+        actor = newer;
+        continue;
       }
       const { events, state } = decided;
       if (!events.length) {
-        if (await behind()) continue;
+        if (!checkedLatest) {
+          checkedLatest = true;
+          const newer = await this.newer(executionId, actor);
+          if (newer) {
+            actor = newer;
+            continue;
+          }
+        }
         return { state: actor.state, events, seq: actor.seq };
       }
       try {
@@ -198,6 +202,11 @@ export class ExecutionActorHost {
       if (e.type === 'ExecutionStarted') this.counts.started++;
       else if (e.type === 'ExecutionCompleted') this.ended.set(e.status, (this.ended.get(e.status) ?? 0) + 1);
     }
+  }
+
+  /** The actor caught up with the log when the log holds entries past it, else undefined. */
+  private async newer(executionId: string, actor: LiveActor): Promise<LiveActor | undefined> {
+    return (await this.store.lastSeq(executionId)) > actor.seq ? this.catchUp(executionId, actor) : undefined;
   }
 
   private async catchUp(executionId: string, actor: LiveActor): Promise<LiveActor> {

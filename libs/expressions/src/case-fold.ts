@@ -57,15 +57,18 @@ export function foldCase(source: string): string | undefined {
       }
       continue;
     }
-    // Modifier groups (`(?i:`, `(?-i:`, newer engines) are not rewritten.
-    if (c === '(' && source[i + 1] === '?' && !':=!<'.includes(source[i + 2] ?? '')) return undefined;
-    if (c === '(' && source[i + 1] === '?' && source[i + 2] === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
-      // A group name is copied as written.
-      const end = source.indexOf('>', i);
-      if (end < 0) return undefined;
-      out += source.slice(i, end + 1);
-      i = end;
-      continue;
+    if (c === '(' && source[i + 1] === '?') {
+      const kind = source[i + 2] ?? '';
+      // Modifier groups (`(?i:`, `(?-i:`, newer engines) are not rewritten.
+      if (!':=!<'.includes(kind)) return undefined;
+      if (kind === '<' && source[i + 3] !== '=' && source[i + 3] !== '!') {
+        // A group name is copied as written.
+        const end = source.indexOf('>', i);
+        if (end < 0) return undefined;
+        out += source.slice(i, end + 1);
+        i = end;
+        continue;
+      }
     }
     out += isLetter(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c;
   }

@@ -232,9 +232,10 @@ export class StepTaskWorker implements LocalTaskRunner {
 
   /**
    * Handlers running now, tasks held outside the queue (taken from this process's actor host), and
-   * results since start by step type: `completed` / `failed` (recorded by the actor) or
-   * `not_recorded` (the task runs again) or `skipped` (its run had ended before it started), and how long the handlers took by step type and outcome
-   * (`completed` / `failed`, as the handler returned it). For metrics.
+   * results since start by step type: `completed` / `failed` (recorded by the actor),
+   * `not_recorded` (the task runs again) or `skipped` (its run had ended before it started), and
+   * how long the handlers took by step type and outcome (`completed` / `failed`, as the handler
+   * returned it). For metrics.
    */
   stats(): {
     readonly running: number;

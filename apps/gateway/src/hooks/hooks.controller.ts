@@ -40,7 +40,8 @@ export class HooksController {
     if (trigger?.parameters['kind'] !== 'webhook') throw new JetflowError('NOT_FOUND', 'no webhook trigger for this workflow');
     const configured = trigger.parameters['secret'];
     const secret = typeof configured === 'string' && configured !== '' ? configured : undefined;
-    if (secret === undefined && trigger.parameters['require_timestamp'] === true) {
+    const requireTimestamp = trigger.parameters['require_timestamp'] === true;
+    if (secret === undefined && requireTimestamp) {
       throw new JetflowError('UNAUTHORIZED', 'this webhook requires signed requests but its trigger has no secret configured');
     }
     // Keys this route derives have their own prefixes: a client's Idempotency-Key may not take one.
@@ -54,7 +55,7 @@ export class HooksController {
             signature,
             timestamp,
             id: delivery?.value,
-            requireTimestamp: trigger.parameters['require_timestamp'] === true,
+            requireTimestamp,
             now: Date.now() / 1000,
           })
         : undefined;
@@ -64,7 +65,7 @@ export class HooksController {
     // keys have their own prefixes: no unsigned key can take them first.
     const key = signed?.timestamped
       ? delivery
-        ? `signed:${createHash('sha256').update(Buffer.from(delivery.value, 'latin1')).digest('hex')}`
+        ? `signed:${sha256Hex(Buffer.from(delivery.value, 'latin1'))}`
         : `signature:${signed.hmac}`
       : delivery?.key;
     const idempotencyKey = new ZodValidationPipe(idempotencyKeySchema, 'Idempotency-Key header').transform(key);
@@ -94,5 +95,9 @@ function deliveryId(request: RawBodyRequest, idempotencyKey: string | undefined)
 /** `delivery:<header>:<id>`, the id hashed when the key would pass the 255-character limit (senders choose its length). */
 function deliveryKey(header: string, id: string): string {
   const key = `delivery:${header}:${id}`;
-  return key.length <= 255 ? key : `delivery:${header}:sha256:${createHash('sha256').update(id).digest('hex')}`;
+  return key.length <= 255 ? key : `delivery:${header}:sha256:${sha256Hex(id)}`;
+}
+
+function sha256Hex(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
 }

@@ -38,16 +38,19 @@ export function verifyWebhookSignature(secret: string, rawBody: Buffer, check: S
   if (ts === undefined && check.requireTimestamp) {
     throw new JetflowError('UNAUTHORIZED', 'this webhook requires X-Jetflow-Timestamp (Unix seconds) and a signature over "<timestamp>.<delivery id or nothing>.<body>"');
   }
+  let signedPrefix: Buffer | undefined;
   if (ts !== undefined) {
     if (!/^\d{1,12}$/.test(ts)) throw new JetflowError('UNAUTHORIZED', 'malformed X-Jetflow-Timestamp (expected Unix seconds)');
     if (Math.abs(check.now - Number(ts)) > TIMESTAMP_TOLERANCE_SECONDS) {
       throw new JetflowError('UNAUTHORIZED', `X-Jetflow-Timestamp is more than ${TIMESTAMP_TOLERANCE_SECONDS} s from the server's clock (a replayed request, or a clock off)`);
     }
+    const id = check.id ?? '';
+    if (check.id !== undefined && (id.trim() === '' || id.includes('.'))) {
+      throw new JetflowError('VALIDATION_ERROR', 'a delivery id signed with X-Jetflow-Timestamp must be non-empty and contain no "."');
+    }
+    signedPrefix = Buffer.from(`${ts}.${id}.`, 'latin1');
   }
-  if (ts !== undefined && check.id !== undefined && (check.id.trim() === '' || check.id.includes('.'))) {
-    throw new JetflowError('VALIDATION_ERROR', 'a delivery id signed with X-Jetflow-Timestamp must be non-empty and contain no "."');
-  }
-  const expected = hmac(secret, rawBody, ts === undefined ? undefined : Buffer.concat([Buffer.from(`${ts}.`), Buffer.from(check.id ?? '', 'latin1'), Buffer.from('.')]));
+  const expected = hmac(secret, rawBody, signedPrefix);
   const given = Buffer.from(match[1]!, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new JetflowError('UNAUTHORIZED', 'invalid webhook signature');
   return { hmac: expected.toString('hex'), timestamped: ts !== undefined };

@@ -95,7 +95,8 @@ export function initialState(): ExecutionState {
 /** A deep-enough copy for the decider's working state (the caller's state stays untouched). */
 export function cloneState(s: ExecutionState): ExecutionState {
   const steps = new Map<string, StepRun>();
-  for (const [k, v] of s.steps) steps.set(k, v.chat || v.chat_ids ? { ...v, ...(v.chat ? { chat: [...v.chat] } : {}), chat_ids: [...(v.chat_ids ?? [])] } : { ...v });
+  // chat_ids only exist beside chat (a chat step's messages and the id that ended it).
+  for (const [k, v] of s.steps) steps.set(k, v.chat ? { ...v, chat: [...v.chat], chat_ids: [...(v.chat_ids ?? [])] } : { ...v });
   const loops = new Map<string, LoopRun>();
   for (const [k, v] of s.loops) loops.set(k, { items: v.items, started: v.started, done: new Set(v.done), results: [...v.results] });
   return { ...s, steps, loops, timers: new Map(s.timers) };
