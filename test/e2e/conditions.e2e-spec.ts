@@ -1,7 +1,7 @@
 import { InProcessSystem } from '../support/jetflow-system';
 import { http, readSse, type SseMessage } from '../support/http-client';
 
-type StepView = { step_id: string; status: string; result?: any };
+type StepView = { step_id: string; status: string; result?: any; error?: any };
 
 /**
  * trigger → check_priority ─true→ escalate ─┐
@@ -117,6 +117,25 @@ describe('conditions, transforms and delays (HTTP + SSE)', () => {
     expect(messages.at(-1)!.data).toMatchObject({ status: 'completed', result: { total: 35, skus: ['a', 'b'], customer: 'cust-1' } });
     const exec = (await api('GET', `/api/executions/${started.body.execution_id}`)).body;
     expect(byId(exec)['total']).toMatchObject({ status: 'completed', result: { total: 35, skus: ['a', 'b'], customer: 'cust-1' } });
+  });
+
+  it('a JSONata regex that would backtrack for minutes fails its step with VALIDATION_ERROR; the engine keeps serving', async () => {
+    // The lookahead keeps V8's linear-time engine out: on the event loop this match takes minutes
+    // over 2,000 characters. It runs on the regex sandbox's thread with a budget instead.
+    const id = await create({
+      name: 'Slow regex',
+      steps: [
+        { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['check'] },
+        { step_id: 'check', step_type: 'data_transform', parameters: { expression: '{ "price": $match(input.text, /(?<=price=)\\d+/).match, "tail": $contains(input.text, /(?=\\s)\\s*\\s*\\s*y$/) }' }, next_steps: [] },
+      ],
+    });
+    const started = Date.now();
+    const [slow, fine] = await Promise.all([run(id, { text: `price=12 ${' '.repeat(2_000)}x` }), run(id, { text: 'price=7 y' })]);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(slow.exec.status).toBe('failed');
+    expect(byId(slow.exec)['check']!.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/refused: the match took longer than \d+ ms/) });
+    expect(fine.exec.status).toBe('completed');
+    expect(byId(fine.exec)['check']!.result).toEqual({ price: '7', tail: true });
   });
 
   it('data_transform with a mapping keeps whole-template values typed and stringifies embedded ones', async () => {

@@ -12,3 +12,4 @@ export { evaluateCondition, conditionPaths, truthy } from './condition.evaluator
 export { valuesEqual } from './value.compare';
 export { evaluateJsonata, jsonataErrors } from './jsonata.evaluator';
 export { unsafeRegexReason, MAX_REGEX_SUBJECT_LENGTH } from './safe-regex';
+export { regexSandbox, runsInLinearTime } from './regex-sandbox';

@@ -71,6 +71,18 @@ describe('evaluateJsonata', () => {
     await expect(evaluateJsonata('$contains(input.big, /\\s*X$/i)', big)).resolves.toBe(true);
   });
 
+  it('runs regexes the linear engine cannot take (lookaround, backreferences) with a time budget', async () => {
+    const s = { input: { text: 'price=12 cost=7 price=30', big: `${' '.repeat(2_000)}x` } };
+    await expect(evaluateJsonata('$match(input.text, /(?<=price=)\\d+/).match', s)).resolves.toEqual(['12', '30']);
+    await expect(evaluateJsonata('$replace("a-a b-c", /(\\w)-\\1/, "same")', s)).resolves.toBe('same b-c');
+    // On the event loop this lookahead pattern backtracks for minutes over 2,000 characters.
+    const started = Date.now();
+    const err = await evaluateJsonata('$contains(input.big, /(?=\\s)\\s*\\s*\\s*y$/)', s).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((err as ExpressionEvaluationError).code).toBe('VALIDATION_ERROR');
+    expect((err as ExpressionEvaluationError).message).toMatch(/refused: the match took longer than/);
+  });
+
   it('refuses to run a regex over a subject longer than 100,000 characters', async () => {
     const err = await evaluateJsonata('$contains(input.big, /b+/)', { input: { big: 'a'.repeat(100_001) } }).catch((e: unknown) => e);
     expect((err as ExpressionEvaluationError).code).toBe('VALIDATION_ERROR');

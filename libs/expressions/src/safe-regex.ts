@@ -1,15 +1,15 @@
 import { setFlagsFromString } from 'node:v8';
 import { foldCase } from './case-fold';
+import { REGEX_MATCH_BUDGET_MS, regexSandbox, runsInLinearTime } from './regex-sandbox';
 
 /**
  * A match that backtracks more than this many times is rerun on V8's linear-time regexp engine.
  * Process-wide, set when this module loads (before any user pattern is compiled): the syntax check
  * below refuses exponential patterns, and this bounds the polynomial ones it lets through
  * (`\s*\s*$` on 100,000 spaces: about 0.1 s instead of hours). Ordinary matches never get near
- * the limit. Patterns that engine cannot run keep backtracking: on Node 20's V8 those with the `u`
- * flag (tool-schema patterns are tested without it where that changes nothing: libs/tools),
- * backreferences, lookaround, or a counted repetition above 16 (`\s{0,100}`), and those with the
- * `i` flag that {@link foldCase} cannot rewrite without it (non-ASCII letters, code escapes).
+ * the limit. Patterns that engine cannot run (lookaround, backreferences, a counted repetition above
+ * 16, the `u` flag, an `i` that {@link foldCase} cannot rewrite) are matched in the
+ * {@link regexSandbox} instead, with a time budget.
  */
 export const REGEX_BACKTRACKS_BEFORE_LINEAR = 1_000;
 setFlagsFromString(`--regexp-backtracks-before-fallback=${REGEX_BACKTRACKS_BEFORE_LINEAR}`);
@@ -38,6 +38,8 @@ export class GuardedRegExp {
   private readonly re: RegExp;
   /** The pattern as written (messages name it, not its case-folded form). */
   private readonly source: string;
+  /** V8's linear-time engine can take over `re` (else it is matched in the sandbox). */
+  private readonly linear: boolean;
 
   constructor(pattern: RegExp | string, flags?: string) {
     const re = pattern instanceof RegExp ? new RegExp(pattern.source, flags ?? pattern.flags) : new RegExp(pattern, flags);
@@ -46,6 +48,7 @@ export class GuardedRegExp {
     this.source = re.source;
     // `u` / `v` fold case by Unicode rules, which foldCase does not model.
     this.re = re.ignoreCase && !/[uv]/.test(re.flags) ? caseless(re) : re;
+    this.linear = runsInLinearTime(this.re);
   }
 
   get lastIndex(): number {
@@ -61,7 +64,13 @@ export class GuardedRegExp {
     if (s.length > MAX_REGEX_SUBJECT_LENGTH) {
       throw new UnsafeRegexError(`regular expression /${this.source}/ refused: subject longer than ${MAX_REGEX_SUBJECT_LENGTH} characters`);
     }
-    return this.re.exec(s);
+    if (this.linear) return this.re.exec(s);
+    const run = regexSandbox.exec(this.re, s, this.re.lastIndex);
+    if (run.kind === 'over-budget') {
+      throw new UnsafeRegexError(`regular expression /${this.source}/ refused: the match took longer than ${REGEX_MATCH_BUDGET_MS} ms`);
+    }
+    this.re.lastIndex = run.lastIndex;
+    return run.match;
   }
 }
 

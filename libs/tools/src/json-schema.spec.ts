@@ -63,6 +63,18 @@ describe('json-schema', () => {
     expect(argumentErrors({ type: 'object', properties: { s: { type: 'string', pattern: '^x' } } }, { s: 'x'.repeat(200_000) })).toHaveLength(1);
   });
 
+  it('tests a pattern the linear engine cannot take with a time budget: a string it cannot decide in time does not match', () => {
+    const schema = { type: 'object', properties: { s: { type: 'string', pattern: '^(?=.*\\d)\\w+$' } } };
+    expect(argumentErrors(schema, { s: 'abc1' })).toEqual([]);
+    expect(argumentErrors(schema, { s: 'abc' })).toHaveLength(1);
+    // On the worker's event loop this backtracks for minutes; refused within the budget instead.
+    const slow = { type: 'object', properties: { s: { type: 'string', pattern: '(?=\\s)\\s*\\s*\\s*y$' } } };
+    const started = Date.now();
+    expect(argumentErrors(slow, { s: `${' '.repeat(2_000)}x` })).toEqual([{ path: 'arguments.s', message: expect.stringMatching(/must match pattern/), code: 'pattern' }]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(argumentErrors(slow, { s: '  y' })).toEqual([]);
+  });
+
   it('finishes a slow (polynomial) pattern on the longest string; unicode escapes and astral characters still match as with u', () => {
     // Backtracking alone would take hours; jest's timeout bounds the test.
     const slow = { type: 'object', properties: { s: { type: 'string', pattern: '\\s*\\s*y$' } } };

@@ -1,12 +1,13 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
-import { MAX_REGEX_SUBJECT_LENGTH, unsafeRegexReason } from '@jetflow/expressions';
+import { MAX_REGEX_SUBJECT_LENGTH, regexSandbox, runsInLinearTime, unsafeRegexReason } from '@jetflow/expressions';
 
 /**
  * `pattern` / `patternProperties` go through the same guard as JSONata regexes: a pattern that can
  * backtrack exponentially makes the schema invalid (a tool's arguments come from a model or from
- * run-time data, and one evil match would freeze the worker), and a string longer than
- * `MAX_REGEX_SUBJECT_LENGTH` does not match.
+ * run-time data, and one evil match would freeze the worker), a string longer than
+ * `MAX_REGEX_SUBJECT_LENGTH` does not match, and a pattern V8 cannot run in linear time is tested
+ * in the regex sandbox: a string it cannot decide within the budget does not match.
  */
 /** Ajv's `code.regExp` engine type (not exported by the package root). */
 type RegExpEngine = NonNullable<NonNullable<Options['code']>['regExp']>;
@@ -17,7 +18,17 @@ const guardedRegExp: RegExpEngine = Object.assign(
     if (reason) throw new Error(`pattern ${JSON.stringify(pattern)} is refused: ${reason}`);
     const re = new RegExp(pattern, flags);
     const bmp = withoutUnicodeFlag(pattern, flags);
-    return { test: (s: string) => s.length <= MAX_REGEX_SUBJECT_LENGTH && (bmp && !SURROGATE.test(s) ? bmp : re).test(s) };
+    const linear = runsInLinearTime(re);
+    const bmpLinear = !!bmp && runsInLinearTime(bmp);
+    return {
+      test: (s: string) => {
+        if (s.length > MAX_REGEX_SUBJECT_LENGTH) return false;
+        const useBmp = !!bmp && !SURROGATE.test(s);
+        if (useBmp ? bmpLinear : linear) return (useBmp ? bmp : re).test(s);
+        const run = regexSandbox.exec(useBmp ? bmp : re, s, 0);
+        return run.kind === 'done' && run.match !== null;
+      },
+    };
   },
   { code: 'new RegExp' },
 );
