@@ -11,5 +11,6 @@ export { parseCondition, conditionErrors, MAX_CONDITION_LENGTH, MAX_CONDITION_DE
 export { evaluateCondition, conditionPaths, truthy } from './condition.evaluator';
 export { valuesEqual } from './value.compare';
 export { evaluateJsonata, jsonataErrors } from './jsonata.evaluator';
-export { unsafeRegexReason, MAX_REGEX_SUBJECT_LENGTH } from './safe-regex';
+export { unsafeRegexReason, MAX_REGEX_SUBJECT_LENGTH, UnsafeRegexError } from './safe-regex';
+export { REGEX_MATCH_BUDGET_MS } from './regex-sandbox';
 export { regexSandbox, runsInLinearTime } from './regex-sandbox';

@@ -1,13 +1,14 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
-import { MAX_REGEX_SUBJECT_LENGTH, regexSandbox, runsInLinearTime, unsafeRegexReason } from '@jetflow/expressions';
+import { MAX_REGEX_SUBJECT_LENGTH, REGEX_MATCH_BUDGET_MS, regexSandbox, runsInLinearTime, UnsafeRegexError, unsafeRegexReason } from '@jetflow/expressions';
 
 /**
  * `pattern` / `patternProperties` go through the same guard as JSONata regexes: a pattern that can
  * backtrack exponentially makes the schema invalid (a tool's arguments come from a model or from
  * run-time data, and one evil match would freeze the worker), a string longer than
  * `MAX_REGEX_SUBJECT_LENGTH` does not match, and a pattern V8 cannot run in linear time is tested
- * in the regex sandbox: a string it cannot decide within the budget does not match.
+ * in the regex sandbox: a string it cannot decide within the budget ends the validation with one
+ * error (the next string could take as long again, on the worker's event loop).
  */
 /** Ajv's `code.regExp` engine type (not exported by the package root). */
 type RegExpEngine = NonNullable<NonNullable<Options['code']>['regExp']>;
@@ -26,7 +27,8 @@ const guardedRegExp: RegExpEngine = Object.assign(
         const useBmp = !!bmp && !SURROGATE.test(s);
         if (useBmp ? bmpLinear : linear) return (useBmp ? bmp : re).test(s);
         const run = regexSandbox.exec(useBmp ? bmp : re, s, 0);
-        return run.kind === 'done' && run.match !== null;
+        if (run.kind === 'over-budget') throw new UnsafeRegexError(`pattern ${JSON.stringify(pattern)} refused: the match took longer than ${REGEX_MATCH_BUDGET_MS} ms`);
+        return run.match !== null;
       },
     };
   },
@@ -101,7 +103,12 @@ export function argumentErrors(schema: Readonly<Record<string, unknown>>, args: 
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(key, validate);
   }
-  if (validate(args)) return [];
+  try {
+    if (validate(args)) return [];
+  } catch (err) {
+    if (err instanceof UnsafeRegexError) return [{ path: 'arguments', message: err.message, code: 'pattern' }];
+    throw err;
+  }
   return (validate.errors ?? []).map((e) => ({
     path: `arguments${pointerToPath(e.instancePath)}`,
     message: e.keyword === 'additionalProperties' ? `${e.message}: ${String((e.params as { additionalProperty?: string }).additionalProperty)}` : (e.message ?? 'invalid'),
