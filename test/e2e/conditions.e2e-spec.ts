@@ -133,7 +133,7 @@ describe('conditions, transforms and delays (HTTP + SSE)', () => {
     const [slow, fine] = await Promise.all([run(id, { text: `price=12 ${' '.repeat(2_000)}x` }), run(id, { text: 'price=7 y' })]);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(slow.exec.status).toBe('failed');
-    expect(byId(slow.exec)['check']!.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/refused: the match took longer than \d+ ms/) });
+    expect(byId(slow.exec)['check']!.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringMatching(/refused: its matches took longer than \d+ ms/) });
     expect(fine.exec.status).toBe('completed');
     expect(byId(fine.exec)['check']!.result).toEqual({ price: '7', tail: true });
   });

@@ -51,19 +51,53 @@ describe('GuardedRegExp with patterns the linear engine cannot run', () => {
     expect((err as UnsafeRegexError).message).toMatch(new RegExp(`took longer than ${REGEX_MATCH_BUDGET_MS} ms`));
     expect(Date.now() - started).toBeLessThan(REGEX_MATCH_BUDGET_MS + 5_000);
     // The abandoned match is gone with its thread: the next one starts a fresh sandbox.
-    expect(slow.exec('   y')?.index).toBe(0);
+    expect(new GuardedRegExp(/(?=\s)\s*\s*\s*y$/).exec("   y")?.index).toBe(0);
     expect(new GuardedRegExp(/(?<=a)b/).exec('ab')?.index).toBe(1);
   });
 
-  it('matches from the given lastIndex and returns the new one (a sandbox of its own, stopped after)', () => {
-    const sandbox = new RegexSandbox(1_000);
+  it('matches from the given lastIndex and returns the new one; request ids wrap before the shared word overflows', () => {
+    const sandbox = new RegexSandbox();
     try {
       const found = sandbox.exec(/(?<=x)y/g, 'xy xy', 2);
       expect(found.kind === 'done' && found.match && [found.match.index, [...found.match], found.lastIndex]).toEqual([4, ['y'], 5]);
       expect(sandbox.exec(/(?<=x)y/g, 'xy', 2)).toEqual({ kind: 'done', match: null, lastIndex: 0 });
+      (sandbox as unknown as { nextId: number }).nextId = 0x7ffffffd;
+      for (let i = 0; i < 3; i++) expect(sandbox.exec(/(?<=x)y/, `xy${i}`, 0).kind).toBe('done');
+      expect(sandbox.exec(/(?<=x)y/, 'xy', 0, 0)).toEqual({ kind: 'over-budget' });
     } finally {
       sandbox.stop();
     }
+  });
+
+  it('iterates every match of a long subject within the budget (matches computed ahead), captures as offsets', () => {
+    const subject = 'a'.repeat(MAX_REGEX_SUBJECT_LENGTH);
+    const re = new GuardedRegExp(/(?<=a)a/g);
+    let n = 0;
+    for (let m = re.exec(subject); m; m = re.exec(subject)) n++;
+    expect(n).toBe(MAX_REGEX_SUBJECT_LENGTH - 1);
+    // A capture of the rest of the subject at every position: the sandbox sends two numbers per group, not the text.
+    const rest = new GuardedRegExp(/x(?=(.*))/g);
+    const xs = 'x'.repeat(2_000);
+    const lengths: number[] = [];
+    for (let m = rest.exec(xs); m; m = rest.exec(xs)) lengths.push(m[1]!.length);
+    expect(lengths).toEqual(Array.from({ length: 2_000 }, (_, i) => 1_999 - i));
+  });
+
+  it('gives all the matches of one regex one budget: many quick ones that add up are refused too', () => {
+    const re = new GuardedRegExp(/(?=a)a*a*a*b|c/g);
+    const subject = `${'a'.repeat(300)}c`.repeat(40);
+    const started = Date.now();
+    expect(() => {
+      for (let m = re.exec(subject); m; m = re.exec(subject));
+    }).toThrow(/its matches took longer than/);
+    expect(Date.now() - started).toBeLessThan(REGEX_MATCH_BUDGET_MS + 3_000);
+  });
+
+  it('runs a pattern with many quantifiers in the sandbox (the linear engine is slow on it too)', () => {
+    const many = new RegExp(`${'\\s*'.repeat(40)}y$`);
+    expect(runsInLinearTime(many)).toBe(false);
+    expect(runsInLinearTime(new RegExp(`${'\\s*'.repeat(8)}y$`))).toBe(true);
+    expect(() => new GuardedRegExp(many).exec(`${' '.repeat(MAX_REGEX_SUBJECT_LENGTH - 1)}x`)).toThrow(UnsafeRegexError);
   });
 
   afterAll(() => regexSandbox.stop());

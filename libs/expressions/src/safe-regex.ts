@@ -40,6 +40,8 @@ export class GuardedRegExp {
   private readonly source: string;
   /** V8's linear-time engine can take over `re` (else it is matched in the sandbox). */
   private readonly linear: boolean;
+  /** Time this regex has spent in the sandbox: all its matches share one budget (a `$match` asks for each in turn). */
+  private sandboxMs = 0;
 
   constructor(pattern: RegExp | string, flags?: string) {
     const re = pattern instanceof RegExp ? new RegExp(pattern.source, flags ?? pattern.flags) : new RegExp(pattern, flags);
@@ -65,9 +67,12 @@ export class GuardedRegExp {
       throw new UnsafeRegexError(`regular expression /${this.source}/ refused: subject longer than ${MAX_REGEX_SUBJECT_LENGTH} characters`);
     }
     if (this.linear) return this.re.exec(s);
-    const run = regexSandbox.exec(this.re, s, this.re.lastIndex);
-    if (run.kind === 'over-budget') {
-      throw new UnsafeRegexError(`regular expression /${this.source}/ refused: the match took longer than ${REGEX_MATCH_BUDGET_MS} ms`);
+    const started = Date.now();
+    const run = regexSandbox.exec(this.re, s, this.re.lastIndex, REGEX_MATCH_BUDGET_MS - this.sandboxMs);
+    this.sandboxMs += Date.now() - started;
+    if (run.kind !== 'done') {
+      const why = run.kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
+      throw new UnsafeRegexError(`regular expression /${this.source}/ refused: ${why}`);
     }
     this.re.lastIndex = run.lastIndex;
     return run.match;

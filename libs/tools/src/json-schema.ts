@@ -26,8 +26,13 @@ const guardedRegExp: RegExpEngine = Object.assign(
         if (s.length > MAX_REGEX_SUBJECT_LENGTH) return false;
         const useBmp = !!bmp && !SURROGATE.test(s);
         if (useBmp ? bmpLinear : linear) return (useBmp ? bmp : re).test(s);
-        const run = regexSandbox.exec(useBmp ? bmp : re, s, 0);
-        if (run.kind === 'over-budget') throw new UnsafeRegexError(`pattern ${JSON.stringify(pattern)} refused: the match took longer than ${REGEX_MATCH_BUDGET_MS} ms`);
+        const started = Date.now();
+        const run = regexSandbox.exec(useBmp ? bmp! : re, s, 0, REGEX_MATCH_BUDGET_MS - validation.sandboxMs);
+        validation.sandboxMs += Date.now() - started;
+        if (run.kind !== 'done') {
+          const why = run.kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
+          throw new UnsafeRegexError(`pattern ${JSON.stringify(pattern)} refused: ${why}`);
+        }
         return run.match !== null;
       },
     };
@@ -36,6 +41,9 @@ const guardedRegExp: RegExpEngine = Object.assign(
 );
 
 const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Sandbox time of the validation running now (validation is synchronous): its patterns share one budget. */
+const validation = { sandboxMs: 0 };
 
 /**
  * Ajv compiles patterns with the `u` flag, which V8's linear-time fallback (see `@jetflow/expressions`)
@@ -103,6 +111,7 @@ export function argumentErrors(schema: Readonly<Record<string, unknown>>, args: 
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(key, validate);
   }
+  validation.sandboxMs = 0;
   try {
     if (validate(args)) return [];
   } catch (err) {
