@@ -24,8 +24,8 @@ const MAX_LINEAR_QUANTIFIERS = 16;
  * Matches of a `g`/`y` regex the sandbox computes ahead in one round trip once the caller iterates
  * (asks for the match after the last one: JSONata's `$match`, `$replace`, `$split` do, one at a time).
  */
-const PREFETCH_MATCHES = 256;
-const PREFETCH_MS = 2;
+const PREFETCH_MATCHES = 4_096;
+const PREFETCH_MS = 20;
 
 const LINEAR_CACHE_LIMIT = 500;
 const linearVerdicts = new Map<string, boolean>();
