@@ -180,7 +180,7 @@ export class RegexSandbox {
     Atomics.store(thread.word, 0, 0);
     const send = this.sent !== subject;
     this.sent = subject;
-    thread.worker.postMessage({ id, source: re.source, flags: re.flags, lastIndex, subject: send ? subject : undefined, ahead: iterating ? PREFETCH_MATCHES : 1, aheadMs: PREFETCH_MS });
+    thread.worker.postMessage({ id, source: re.source, flags: re.flags, lastIndex, subject: send ? subject : undefined, ahead: iterating ? PREFETCH_MATCHES : 1, aheadMs: Math.min(PREFETCH_MS, budgetMs / 4) });
     const deadline = Date.now() + budgetMs;
     while (Atomics.load(thread.word, 0) !== id) {
       const left = deadline - Date.now();
