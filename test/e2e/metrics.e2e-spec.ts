@@ -115,6 +115,26 @@ describe('engine metrics', () => {
       // The HTTP ones are still there.
       expect(delta(after, 'jetflow_http_requests_total', { route: '/api/workflows/:id/execute', status: '202' })).toBe(2);
     });
+    it('counts user regex matches run on the sandbox thread, by outcome', async () => {
+      const wf = await http(sys.baseUrl, 'POST', '/api/workflows', {
+        name: 'regex',
+        steps: [
+          { step_id: 'trigger', step_type: 'trigger', parameters: { kind: 'api' }, next_steps: ['check'] },
+          { step_id: 'check', step_type: 'data_transform', parameters: { expression: '$contains(input.text, /(?=\\s)\\s*\\s*\\s*y$/)' }, next_steps: [] },
+        ],
+      });
+      expect(wf.status).toBe(201);
+      const before = await scrape(sys.baseUrl);
+      const quick = await http(sys.baseUrl, 'POST', `/api/workflows/${wf.body.id}/execute`, { trigger: { text: '  y' } });
+      await completedExecution(sys.baseUrl, quick.body.execution_id);
+      const slow = await http(sys.baseUrl, 'POST', `/api/workflows/${wf.body.id}/execute`, { trigger: { text: `${' '.repeat(2_000)}x` } });
+      await eventually(async () => (await http(sys.baseUrl, 'GET', `/api/executions/${slow.body.execution_id}`)).body.status === 'failed');
+      const after = await scrape(sys.baseUrl);
+      const delta = (outcome: string) => sample(after, 'jetflow_regex_sandbox_matches_total', { outcome }) - sample(before, 'jetflow_regex_sandbox_matches_total', { outcome });
+      expect(delta('over_budget')).toBe(1);
+      expect(delta('done')).toBeGreaterThanOrEqual(1);
+      expect(delta('unavailable')).toBe(0);
+    });
   });
 
   describe('split processes', () => {

@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, register } from 'prom-client';
 import type { ExecutionActorHost, RecoverySweeper, TaskDispatcher } from '@jetflow/executions';
+import { regexSandbox } from '@jetflow/expressions';
 import type { LogProjector } from '@jetflow/projections';
 import type { StepTaskWorker } from '@jetflow/step-workers';
 import { scrapedCounter, scrapedGauge, scrapedHistogram, type HistogramSample, type Labels, type Samples } from '../../gateway/src/metrics/scraped-metrics';
@@ -81,6 +82,14 @@ const perProjector =
 /** Registers the metrics of the kinds of parts `p` has (a steps-only process shows no actor series). */
 function ensureMetrics(p: EngineParts): void {
   processMetrics();
+  if (p.host || p.worker) {
+    // Process-wide: the actor host (inline steps) and the step workers (tool schemas) share one sandbox.
+    scrapedCounter(
+      'jetflow_regex_sandbox_matches_total',
+      'User regex matches run on the sandbox thread (patterns V8 cannot run in linear time), by outcome: done, over_budget or unavailable (both refused with VALIDATION_ERROR)',
+      () => byLabel('outcome', regexSandbox.stats()),
+    );
+  }
   if (p.host) {
     const host = (q: EngineParts) => q.host;
     counter('jetflow_executions_started_total', 'Runs started by this process (ExecutionStarted appended)', from(host, (s) => one(s.started)));

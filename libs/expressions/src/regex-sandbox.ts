@@ -165,16 +165,22 @@ export class RegexSandbox {
   private last?: { key: string; subject: string; lastIndex: number };
   private nextId = 0;
   private unavailableUntil = 0;
+  private readonly counts = { done: 0, over_budget: 0, unavailable: 0 };
+
+  /** Matches answered since start, by outcome (for metrics): done, over_budget or unavailable (both refused). */
+  stats(): Readonly<Record<'done' | 'over_budget' | 'unavailable', number>> {
+    return { ...this.counts };
+  }
 
   /** `re.exec(subject)` from `lastIndex`, in the sandbox, given `budgetMs` at most. */
   exec(re: RegExp, subject: string, lastIndex: number, budgetMs = REGEX_MATCH_BUDGET_MS): SandboxedExec {
     const key = `${re.flags}/${re.source}`;
     const cached = this.ahead?.key === key && this.ahead.subject === subject ? this.ahead.byFrom.get(lastIndex) : undefined;
     if (cached) return this.answer(key, subject, cached);
-    if (budgetMs <= 0) return { kind: 'over-budget' };
+    if (budgetMs <= 0) return this.refused('over-budget');
     const iterating = this.last?.key === key && this.last.subject === subject && this.last.lastIndex === lastIndex;
     const thread = this.started();
-    if (!thread) return { kind: 'unavailable' };
+    if (!thread) return this.refused('unavailable');
     // Ids stay positive in the shared Int32 word (-1 means started, 0 waiting).
     const id = (this.nextId = this.nextId >= 0x7ffffffe ? 1 : this.nextId + 1);
     Atomics.store(thread.word, 0, 0);
@@ -187,7 +193,7 @@ export class RegexSandbox {
       if (left <= 0 || Atomics.wait(thread.word, 0, 0, left) === 'timed-out') {
         if (Atomics.load(thread.word, 0) === id) break;
         this.stop();
-        return { kind: 'over-budget' };
+        return this.refused('over-budget');
       }
     }
     const reply = receiveMessageOnPort(thread.port)?.message as Reply | undefined;
@@ -209,7 +215,13 @@ export class RegexSandbox {
     this.thread = this.sent = this.ahead = undefined;
   }
 
+  private refused(kind: 'over-budget' | 'unavailable'): SandboxedExec {
+    this.counts[kind === 'over-budget' ? 'over_budget' : 'unavailable']++;
+    return { kind };
+  }
+
   private answer(key: string, subject: string, found: Found): SandboxedExec {
+    this.counts.done++;
     this.last = { key, subject, lastIndex: found.lastIndex };
     return { kind: 'done', match: found.spans ? execArray(found, subject) : null, lastIndex: found.lastIndex };
   }
