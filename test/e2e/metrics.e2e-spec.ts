@@ -115,7 +115,7 @@ describe('engine metrics', () => {
       // The HTTP ones are still there.
       expect(delta(after, 'jetflow_http_requests_total', { route: '/api/workflows/:id/execute', status: '202' })).toBe(2);
     });
-    it('counts user regex matches run on the sandbox thread, by outcome', async () => {
+    it('counts user regex matches answered on the sandbox thread, and the uses it refused', async () => {
       const wf = await http(sys.baseUrl, 'POST', '/api/workflows', {
         name: 'regex',
         steps: [
@@ -130,10 +130,10 @@ describe('engine metrics', () => {
       const slow = await http(sys.baseUrl, 'POST', `/api/workflows/${wf.body.id}/execute`, { trigger: { text: `${' '.repeat(2_000)}x` } });
       await eventually(async () => (await http(sys.baseUrl, 'GET', `/api/executions/${slow.body.execution_id}`)).body.status === 'failed');
       const after = await scrape(sys.baseUrl);
-      const delta = (outcome: string) => sample(after, 'jetflow_regex_sandbox_matches_total', { outcome }) - sample(before, 'jetflow_regex_sandbox_matches_total', { outcome });
-      expect(delta('over_budget')).toBe(1);
-      expect(delta('done')).toBeGreaterThanOrEqual(1);
-      expect(delta('unavailable')).toBe(0);
+      const delta = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
+      expect(delta('jetflow_regex_sandbox_refusals_total', { reason: 'over_budget' })).toBe(1);
+      expect(delta('jetflow_regex_sandbox_refusals_total', { reason: 'unavailable' })).toBe(0);
+      expect(delta('jetflow_regex_sandbox_matches_total')).toBeGreaterThanOrEqual(1);
     });
   });
 

@@ -84,10 +84,14 @@ function ensureMetrics(p: EngineParts): void {
   processMetrics();
   if (p.host || p.worker) {
     // Process-wide: the actor host (inline steps) and the step workers (tool schemas) share one sandbox.
+    scrapedCounter('jetflow_regex_sandbox_matches_total', 'User regex matches answered by the sandbox thread (patterns V8 cannot run in linear time)', () => one(regexSandbox.stats().done));
     scrapedCounter(
-      'jetflow_regex_sandbox_matches_total',
-      'User regex matches run on the sandbox thread (patterns V8 cannot run in linear time), by outcome: done, over_budget or unavailable (both refused with VALIDATION_ERROR)',
-      () => byLabel('outcome', regexSandbox.stats()),
+      'jetflow_regex_sandbox_refusals_total',
+      'Uses of a user regex refused with VALIDATION_ERROR, by reason: over_budget (its sandboxed matches took over 500 ms), unavailable (the sandbox thread could not start)',
+      () => {
+        const s = regexSandbox.stats();
+        return byLabel('reason', { over_budget: s.over_budget, unavailable: s.unavailable });
+      },
     );
   }
   if (p.host) {

@@ -13,4 +13,4 @@ export { valuesEqual } from './value.compare';
 export { evaluateJsonata, jsonataErrors } from './jsonata.evaluator';
 export { unsafeRegexReason, MAX_REGEX_SUBJECT_LENGTH, UnsafeRegexError } from './safe-regex';
 export { REGEX_MATCH_BUDGET_MS } from './regex-sandbox';
-export { regexSandbox, runsInLinearTime } from './regex-sandbox';
+export { regexSandbox, runsInLinearTime, RegexCursor } from './regex-sandbox';

@@ -1,4 +1,4 @@
-import { RegexSandbox, regexSandbox, runsInLinearTime, REGEX_MATCH_BUDGET_MS } from './regex-sandbox';
+import { RegexCursor, RegexSandbox, regexSandbox, runsInLinearTime, REGEX_MATCH_BUDGET_MS } from './regex-sandbox';
 import { GuardedRegExp, MAX_REGEX_SUBJECT_LENGTH, UnsafeRegexError } from './safe-regex';
 
 /** Every match of `re` over `s` as [index, match, ...groups, lastIndex], the way JSONata iterates a `g` regex. */
@@ -58,12 +58,19 @@ describe('GuardedRegExp with patterns the linear engine cannot run', () => {
   it('matches from the given lastIndex and returns the new one; request ids wrap before the shared word overflows', () => {
     const sandbox = new RegexSandbox();
     try {
-      const found = sandbox.exec(/(?<=x)y/g, 'xy xy', 2);
+      const found = sandbox.exec(/(?<=x)y/g, 'xy xy', 2, new RegexCursor());
       expect(found.kind === 'done' && found.match && [found.match.index, [...found.match], found.lastIndex]).toEqual([4, ['y'], 5]);
-      expect(sandbox.exec(/(?<=x)y/g, 'xy', 2)).toEqual({ kind: 'done', match: null, lastIndex: 0 });
+      expect(sandbox.exec(/(?<=x)y/g, 'xy', 2, new RegexCursor())).toEqual({ kind: 'done', match: null, lastIndex: 0 });
       (sandbox as unknown as { nextId: number }).nextId = 0x7ffffffd;
-      for (let i = 0; i < 3; i++) expect(sandbox.exec(/(?<=x)y/, `xy${i}`, 0).kind).toBe('done');
-      expect(sandbox.exec(/(?<=x)y/, 'xy', 0, 0)).toEqual({ kind: 'over-budget' });
+      for (let i = 0; i < 3; i++) expect(sandbox.exec(/(?<=x)y/, `xy${i}`, 0, new RegexCursor()).kind).toBe('done');
+      expect(sandbox.exec(/(?<=x)y/, 'xy', 0, new RegexCursor(0))).toEqual({ kind: 'over-budget' });
+      // More subjects than the thread keeps, in turn: each is sent again when it was dropped.
+      for (let round = 0; round < 2; round++) {
+        for (let i = 0; i < 12; i++) {
+          const r = sandbox.exec(/(?<=x)y/, `${'-'.repeat(i)}xy`, 0, new RegexCursor());
+          expect(r.kind === 'done' && r.match?.index).toBe(i + 1);
+        }
+      }
     } finally {
       sandbox.stop();
     }
@@ -81,6 +88,31 @@ describe('GuardedRegExp with patterns the linear engine cannot run', () => {
     const lengths: number[] = [];
     for (let m = rest.exec(xs); m; m = rest.exec(xs)) lengths.push(m[1]!.length);
     expect(lengths).toEqual(Array.from({ length: 2_000 }, (_, i) => 1_999 - i));
+  });
+
+  it('interleaved iterations over long subjects each keep their own matches computed ahead', () => {
+    // JSONata awaits between the matches of a $match: two evaluations' iterations interleave.
+    const a = { re: new GuardedRegExp(/(?<=a)b/g), s: 'ab'.repeat(MAX_REGEX_SUBJECT_LENGTH / 2) };
+    const b = { re: new GuardedRegExp(/(?<=c)d/g), s: 'cd'.repeat(MAX_REGEX_SUBJECT_LENGTH / 2) };
+    const counts = [0, 0];
+    const next = [a.re.exec(a.s), b.re.exec(b.s)];
+    while (next[0] || next[1]) {
+      if (next[0]) (counts[0]++, (next[0] = a.re.exec(a.s)));
+      if (next[1]) (counts[1]++, (next[1] = b.re.exec(b.s)));
+    }
+    expect(counts).toEqual([MAX_REGEX_SUBJECT_LENGTH / 2, MAX_REGEX_SUBJECT_LENGTH / 2]);
+  });
+
+  it('does not charge a caller for a slow match computed ahead that nobody asked for', () => {
+    // Matches 1 and 2 are instant; a third would backtrack for seconds. Asking for two (JSONata's
+    // `$match(s, re, 1)` asks for the second one) must not wait for the third, nor make the next use pay for it.
+    const subject = `aa${' '.repeat(3_000)}`;
+    const re = new GuardedRegExp(/a|(?=\s)\s*\s*!/g);
+    const started = Date.now();
+    expect(re.exec(subject)?.index).toBe(0);
+    expect(re.exec(subject)?.index).toBe(1);
+    expect(new GuardedRegExp(/(?<=x)y/).exec('xy')?.index).toBe(1);
+    expect(Date.now() - started).toBeLessThan(REGEX_MATCH_BUDGET_MS);
   });
 
   it('gives all the matches of one regex one budget: many quick ones that add up are refused too', () => {

@@ -11,7 +11,7 @@ setFlagsFromString('--enable-experimental-regexp-engine');
  * validation), before it is refused.
  */
 export const REGEX_MATCH_BUDGET_MS = 500;
-/** How long the sandbox thread may take to start; one that did not is not tried again for a while. */
+/** How long the sandbox thread may take to start (not charged to the caller); one that did not is not tried again for a while. */
 const SANDBOX_START_MS = 2_000;
 const SANDBOX_RETRY_MS = 30_000;
 /**
@@ -26,6 +26,8 @@ const MAX_LINEAR_QUANTIFIERS = 16;
  */
 const PREFETCH_MATCHES = 4_096;
 const PREFETCH_MS = 20;
+/** How much longer than {@link PREFETCH_MS} the next caller waits for matches computed ahead before replacing the thread. */
+const AHEAD_SLACK_MS = 30;
 
 const LINEAR_CACHE_LIMIT = 500;
 const linearVerdicts = new Map<string, boolean>();
@@ -73,7 +75,7 @@ function quantifiers(source: string): number {
 /** The outcome of one sandboxed `exec`. */
 export type SandboxedExec =
   | { readonly kind: 'done'; readonly match: RegExpExecArray | null; readonly lastIndex: number }
-  /** It did not finish within the time it was given: the thread was replaced. */
+  /** The use's budget ran out before the match finished: the thread was replaced. */
   | { readonly kind: 'over-budget' }
   /** The sandbox thread could not be started (it is tried again after a while). */
   | { readonly kind: 'unavailable' };
@@ -91,25 +93,49 @@ interface Found {
 
 interface Reply {
   readonly id: number;
-  readonly found?: Found[];
+  readonly found?: Found;
+  /** Matches computed after the answer, sent in a message of their own. */
+  readonly ahead?: Found[];
   readonly error?: string;
 }
 
 /**
- * The sandbox thread. It keeps the last subject it was sent (a `$match` asks for every match of one
- * subject in turn), compiles each pattern once with `d` added (offsets instead of copies of the
+ * One use of a regex (one JSONata regex literal evaluated: every match of a `$match`; one
+ * tool-arguments validation): the sandbox time it has had, out of its budget, and the matches the
+ * sandbox computed ahead for it. Iterations of different uses interleave (JSONata awaits between
+ * matches) without disturbing each other.
+ */
+export class RegexCursor {
+  /** Time charged so far: from posting a match to its answer (not the thread's start-up). */
+  spentMs = 0;
+  /** Matches computed ahead, for this subject, by the `lastIndex` they start from. */
+  ahead?: { readonly subject: string; readonly byFrom: Map<number, Found> };
+  /** The last match answered: a request starting at its `lastIndex` means the caller iterates. */
+  last?: { readonly subject: string; readonly lastIndex: number };
+
+  constructor(readonly budgetMs = REGEX_MATCH_BUDGET_MS) {}
+}
+
+/** Subjects the thread keeps (by id, oldest dropped first); the caller mirrors the same list. */
+const KEPT_SUBJECTS = 8;
+
+/**
+ * The sandbox thread. It keeps the last few subjects it was sent (a `$match` asks for every match of
+ * one subject in turn), compiles each pattern once with `d` added (offsets instead of copies of the
  * matched text: a capture of a 100,000-character subject is then two numbers, not a new string on
- * the caller's heap), and for a `g`/`y` regex computes the next matches ahead, each from where the
- * one before left `lastIndex`. A fixed script of this module: user patterns only ever reach `RegExp`.
+ * the caller's heap), answers the match asked for at once and then, when asked to, computes the
+ * following matches of a `g`/`y` regex, each from where the one before left `lastIndex`, and sends
+ * them in a second message (word 1 says they are done). A fixed script of this module: user
+ * patterns only ever reach `RegExp`.
  */
 const SANDBOX_SCRIPT = `
 const { workerData, parentPort } = require('node:worker_threads');
 const { port, signal } = workerData;
 const word = new Int32Array(signal);
 const compiled = new Map();
-let subject = '';
-const wake = (id) => { Atomics.store(word, 0, id); Atomics.notify(word, 0); };
-const one = (re, from) => {
+const subjects = new Map();
+const wake = (slot, id) => { Atomics.store(word, slot, id); Atomics.notify(word, slot); };
+const one = (re, subject, from) => {
   re.lastIndex = from;
   const r = re.exec(subject);
   if (!r) return { from, lastIndex: re.lastIndex };
@@ -119,116 +145,186 @@ const one = (re, from) => {
   return { from, spans, names, lastIndex: re.lastIndex };
 };
 parentPort.on('message', (m) => {
-  let reply;
+  let re, subject, found;
   try {
-    if (m.subject !== undefined) subject = m.subject;
+    if (m.subject !== undefined) {
+      subjects.set(m.subjectId, m.subject);
+      if (subjects.size > ${KEPT_SUBJECTS}) subjects.delete(subjects.keys().next().value);
+    }
+    subject = subjects.get(m.subjectId);
+    if (subject === undefined) throw new Error('unknown subject');
     const key = m.flags + '/' + m.source;
-    let re = compiled.get(key);
+    re = compiled.get(key);
     if (!re) {
       re = new RegExp(m.source, m.flags.includes('d') ? m.flags : m.flags + 'd');
       if (compiled.size >= 200) compiled.clear();
       compiled.set(key, re);
     }
-    const found = [one(re, m.lastIndex)];
-    if (re.global || re.sticky) {
-      const until = Date.now() + m.aheadMs;
-      for (let last = found[0]; last.spans && last.spans[1] > last.spans[0] && found.length < m.ahead && Date.now() < until; ) {
-        last = one(re, last.lastIndex);
-        found.push(last);
-      }
-    }
-    reply = { id: m.id, found };
+    found = one(re, subject, m.lastIndex);
+    port.postMessage({ id: m.id, found });
   } catch (e) {
-    reply = { id: m.id, error: String((e && e.message) || e) };
+    port.postMessage({ id: m.id, error: String((e && e.message) || e) });
+    wake(0, m.id);
+    return;
   }
-  port.postMessage(reply);
-  wake(m.id);
+  wake(0, m.id);
+  if (m.ahead > 0 && (re.global || re.sticky)) {
+    const ahead = [];
+    const until = Date.now() + m.aheadMs;
+    for (let last = found; last.spans && last.spans[1] > last.spans[0] && ahead.length < m.ahead && Date.now() < until; ) {
+      last = one(re, subject, last.lastIndex);
+      ahead.push(last);
+    }
+    port.postMessage({ id: m.id, ahead });
+    wake(1, m.id);
+  }
 });
-wake(-1);
+wake(0, -1);
 `;
+
+interface Thread {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  /** [0]: the id of the last answer (-1 once started, 0 while waiting); [1]: of the last matches computed ahead. */
+  readonly word: Int32Array;
+  ready: boolean;
+  /** Subjects the thread keeps, by content, in the order it will drop them. */
+  readonly subjects: Map<string, number>;
+  /** Matches being computed ahead after an answer, and for whom. */
+  pendingAhead?: { readonly id: number; readonly cursor: RegexCursor; readonly subject: string };
+}
 
 /**
  * Runs regex matches that V8 cannot run in linear time on a thread of their own, synchronously
  * (JSONata's and Ajv's regex engines are synchronous): the caller posts the match and waits on a
- * shared word with `Atomics.wait` for at most the time it has left. A match still running then is
- * abandoned: the thread is terminated (V8 interrupts a backtracking match) and the next call starts
- * a fresh one. The event loop is blocked for the budget at worst, not for the hours a polynomial
- * backtrack over a long subject can take. One per process ({@link regexSandbox}).
+ * shared word with `Atomics.wait` for at most what its use has left of the budget. A match still
+ * running then is abandoned: the thread is terminated (V8 interrupts a backtracking match), the
+ * match refused, and another thread started at once in the background. The event loop is blocked
+ * for the budget at worst, not for the hours a polynomial backtrack over a long subject can take.
+ * Start-up is not charged to the caller. One per process ({@link regexSandbox}).
  */
 export class RegexSandbox {
-  private thread?: { worker: Worker; port: MessagePort; word: Int32Array };
-  /** The subject the thread holds (sent again only when another one is matched). */
-  private sent?: string;
-  /** Matches computed ahead for the last `g`/`y` regex and subject, by the `lastIndex` they start from. */
-  private ahead?: { key: string; subject: string; byFrom: Map<number, Found> };
-  /** The last match asked for: the next one starting at its `lastIndex` means the caller iterates. */
-  private last?: { key: string; subject: string; lastIndex: number };
+  private thread?: Thread;
   private nextId = 0;
+  private nextSubjectId = 0;
   private unavailableUntil = 0;
   private readonly counts = { done: 0, over_budget: 0, unavailable: 0 };
 
-  /** Matches answered since start, by outcome (for metrics): done, over_budget or unavailable (both refused). */
+  /** Matches answered (done) and uses of a regex refused (over_budget, unavailable) since start, for metrics. */
   stats(): Readonly<Record<'done' | 'over_budget' | 'unavailable', number>> {
     return { ...this.counts };
   }
 
-  /** `re.exec(subject)` from `lastIndex`, in the sandbox, given `budgetMs` at most. */
-  exec(re: RegExp, subject: string, lastIndex: number, budgetMs = REGEX_MATCH_BUDGET_MS): SandboxedExec {
-    const key = `${re.flags}/${re.source}`;
-    const cached = this.ahead?.key === key && this.ahead.subject === subject ? this.ahead.byFrom.get(lastIndex) : undefined;
-    if (cached) return this.answer(key, subject, cached);
-    if (budgetMs <= 0) return this.refused('over-budget');
-    const iterating = this.last?.key === key && this.last.subject === subject && this.last.lastIndex === lastIndex;
-    const thread = this.started();
+  /** Starts the thread in the background if it is not running (a pattern that will need it was just compiled). */
+  prepare(): void {
+    this.starting();
+  }
+
+  /** `re.exec(subject)` from `lastIndex`, in the sandbox, charged to `cursor` (one per use of the regex). */
+  exec(re: RegExp, subject: string, lastIndex: number, cursor: RegexCursor): SandboxedExec {
+    let thread = this.thread;
+    if (thread?.pendingAhead) thread = this.settleAhead(thread);
+    const cached = cursor.ahead?.subject === subject ? cursor.ahead.byFrom.get(lastIndex) : undefined;
+    if (cached) return this.answer(cursor, subject, cached);
+    const left = cursor.budgetMs - cursor.spentMs;
+    if (left <= 0) return this.refused('over-budget');
+    thread = this.ready();
     if (!thread) return this.refused('unavailable');
-    // Ids stay positive in the shared Int32 word (-1 means started, 0 waiting).
+    const iterating = cursor.last?.subject === subject && cursor.last.lastIndex === lastIndex;
+    // Ids stay positive in the shared Int32 words (-1 means started, 0 waiting).
     const id = (this.nextId = this.nextId >= 0x7ffffffe ? 1 : this.nextId + 1);
+    let subjectId = thread.subjects.get(subject);
+    const send = subjectId === undefined;
+    if (subjectId === undefined) {
+      subjectId = ++this.nextSubjectId;
+      thread.subjects.set(subject, subjectId);
+      if (thread.subjects.size > KEPT_SUBJECTS) thread.subjects.delete(thread.subjects.keys().next().value as string);
+    }
+    const ahead = iterating && (re.global || re.sticky) ? PREFETCH_MATCHES : 0;
     Atomics.store(thread.word, 0, 0);
-    const send = this.sent !== subject;
-    this.sent = subject;
-    thread.worker.postMessage({ id, source: re.source, flags: re.flags, lastIndex, subject: send ? subject : undefined, ahead: iterating ? PREFETCH_MATCHES : 1, aheadMs: Math.min(PREFETCH_MS, budgetMs / 4) });
-    const deadline = Date.now() + budgetMs;
+    thread.worker.postMessage({ id, source: re.source, flags: re.flags, lastIndex, subjectId, subject: send ? subject : undefined, ahead, aheadMs: PREFETCH_MS });
+    const posted = Date.now();
+    const deadline = posted + left;
+    let answered = true;
     while (Atomics.load(thread.word, 0) !== id) {
-      const left = deadline - Date.now();
-      if (left <= 0 || Atomics.wait(thread.word, 0, 0, left) === 'timed-out') {
-        if (Atomics.load(thread.word, 0) === id) break;
-        this.stop();
-        return this.refused('over-budget');
+      const wait = deadline - Date.now();
+      if (wait <= 0 || Atomics.wait(thread.word, 0, 0, wait) === 'timed-out') {
+        answered = Atomics.load(thread.word, 0) === id;
+        break;
       }
     }
-    const reply = receiveMessageOnPort(thread.port)?.message as Reply | undefined;
-    if (!reply || reply.id !== id) {
-      this.stop();
-      throw new Error('regex sandbox: reply missing');
+    cursor.spentMs += Date.now() - posted;
+    if (!answered) {
+      this.restart();
+      return this.refused('over-budget');
     }
-    if (reply.error !== undefined || !reply.found?.length) throw new Error(`regex sandbox: ${reply.error ?? 'no result'}`);
-    const [first, ...rest] = reply.found;
-    if (rest.length) this.ahead = { key, subject, byFrom: new Map(rest.map((f) => [f.from, f])) };
-    return this.answer(key, subject, first!);
+    const reply = receiveMessageOnPort(thread.port)?.message as Reply | undefined;
+    if (!reply || reply.id !== id || reply.error !== undefined || !reply.found) {
+      this.restart();
+      throw new Error(`regex sandbox: ${reply?.error ?? 'reply missing'}`);
+    }
+    if (ahead) thread.pendingAhead = { id, cursor, subject };
+    return this.answer(cursor, subject, reply.found);
   }
 
   /** Terminates the thread (the next exec starts another). */
   stop(): void {
-    if (!this.thread) return;
-    void this.thread.worker.terminate();
-    this.thread.port.close();
-    this.thread = this.sent = this.ahead = undefined;
+    const thread = this.thread;
+    if (!thread) return;
+    this.thread = undefined;
+    void thread.worker.terminate();
+    thread.port.close();
   }
 
-  private refused(kind: 'over-budget' | 'unavailable'): SandboxedExec {
-    this.counts[kind === 'over-budget' ? 'over_budget' : 'unavailable']++;
-    return { kind };
+  /** Stops the thread and starts another in the background. */
+  private restart(): void {
+    this.stop();
+    this.starting();
   }
 
-  private answer(key: string, subject: string, found: Found): SandboxedExec {
-    this.counts.done++;
-    this.last = { key, subject, lastIndex: found.lastIndex };
-    return { kind: 'done', match: found.spans ? execArray(found, subject) : null, lastIndex: found.lastIndex };
+  /**
+   * Takes the matches the thread computed ahead after its last answer, waiting a little for them
+   * when it is still at it (not charged to anyone). A thread stuck in a slow match nobody asked
+   * for is replaced.
+   */
+  private settleAhead(thread: Thread): Thread | undefined {
+    const pending = thread.pendingAhead!;
+    thread.pendingAhead = undefined;
+    const deadline = Date.now() + PREFETCH_MS + AHEAD_SLACK_MS;
+    while (Atomics.load(thread.word, 1) !== pending.id) {
+      const wait = deadline - Date.now();
+      if (wait <= 0 || Atomics.wait(thread.word, 1, Atomics.load(thread.word, 1), wait) === 'timed-out') {
+        if (Atomics.load(thread.word, 1) === pending.id) break;
+        this.restart();
+        return this.thread;
+      }
+    }
+    const reply = receiveMessageOnPort(thread.port)?.message as Reply | undefined;
+    if (!reply || reply.id !== pending.id || !reply.ahead) {
+      this.restart();
+      return this.thread;
+    }
+    if (reply.ahead.length) pending.cursor.ahead = { subject: pending.subject, byFrom: new Map(reply.ahead.map((f) => [f.from, f])) };
+    return thread;
   }
 
-  private started(): RegexSandbox['thread'] {
+  /** The running thread, waiting for its start-up if needed (not charged); undefined if it cannot start. */
+  private ready(): Thread | undefined {
+    const thread = this.starting();
+    if (!thread || thread.ready) return thread;
+    if (Atomics.load(thread.word, 0) !== -1 && Atomics.wait(thread.word, 0, 0, SANDBOX_START_MS) === 'timed-out' && Atomics.load(thread.word, 0) !== -1) {
+      this.stop();
+      this.unavailableUntil = Date.now() + SANDBOX_RETRY_MS;
+      return undefined;
+    }
+    thread.ready = true;
+    return thread;
+  }
+
+  /** The thread, started in the background if there is none (and starting is not on hold after a failure). */
+  private starting(): Thread | undefined {
     if (this.thread || Date.now() < this.unavailableUntil) return this.thread;
-    const signal = new SharedArrayBuffer(4);
+    const signal = new SharedArrayBuffer(8);
     const word = new Int32Array(signal);
     const { port1, port2 } = new MessageChannel();
     let worker: Worker;
@@ -242,24 +338,28 @@ export class RegexSandbox {
         stderr: false,
       });
     } catch {
-      this.unavailableUntil = Date.now() + SANDBOX_RETRY_MS;
-      return undefined;
-    }
-    worker.unref();
-    const thread = { worker, port: port1, word };
-    // A thread that dies (out of memory) leaves its exec without a reply: the next one starts another.
-    worker.on('error', () => this.thread === thread && this.stop());
-    worker.on('exit', () => this.thread === thread && this.stop());
-    // Its start-up events cannot be delivered while this thread waits: the word says it is up.
-    if (Atomics.wait(word, 0, 0, SANDBOX_START_MS) === 'timed-out') {
-      void worker.terminate();
       port1.close();
       this.unavailableUntil = Date.now() + SANDBOX_RETRY_MS;
       return undefined;
     }
+    worker.unref();
+    const thread: Thread = { worker, port: port1, word, ready: false, subjects: new Map() };
+    // A thread that dies (out of memory) leaves its exec without an answer: the next one starts another.
+    worker.on('error', () => this.thread === thread && this.stop());
+    worker.on('exit', () => this.thread === thread && this.stop());
     this.thread = thread;
-    this.sent = this.ahead = undefined;
     return thread;
+  }
+
+  private refused(kind: 'over-budget' | 'unavailable'): SandboxedExec {
+    this.counts[kind === 'over-budget' ? 'over_budget' : 'unavailable']++;
+    return { kind };
+  }
+
+  private answer(cursor: RegexCursor, subject: string, found: Found): SandboxedExec {
+    this.counts.done++;
+    cursor.last = { subject, lastIndex: found.lastIndex };
+    return { kind: 'done', match: found.spans ? execArray(found, subject) : null, lastIndex: found.lastIndex };
   }
 }
 

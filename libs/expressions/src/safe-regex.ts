@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { foldCase } from './case-fold';
-import { REGEX_MATCH_BUDGET_MS, regexSandbox, runsInLinearTime } from './regex-sandbox';
+import { REGEX_MATCH_BUDGET_MS, RegexCursor, regexSandbox, runsInLinearTime } from './regex-sandbox';
 
 /**
  * A match that backtracks more than this many times is rerun on V8's linear-time regexp engine.
@@ -40,8 +40,8 @@ export class GuardedRegExp {
   private readonly source: string;
   /** V8's linear-time engine can take over `re` (else it is matched in the sandbox). */
   private readonly linear: boolean;
-  /** Time this regex has spent in the sandbox: all its matches share one budget (a `$match` asks for each in turn). */
-  private sandboxMs = 0;
+  /** This use's sandbox time and matches computed ahead: all its matches share one budget (a `$match` asks for each in turn). */
+  private readonly cursor = new RegexCursor();
 
   constructor(pattern: RegExp | string, flags?: string) {
     const re = pattern instanceof RegExp ? new RegExp(pattern.source, flags ?? pattern.flags) : new RegExp(pattern, flags);
@@ -51,6 +51,7 @@ export class GuardedRegExp {
     // `u` / `v` fold case by Unicode rules, which foldCase does not model.
     this.re = re.ignoreCase && !/[uv]/.test(re.flags) ? caseless(re) : re;
     this.linear = runsInLinearTime(this.re);
+    if (!this.linear) regexSandbox.prepare();
   }
 
   get lastIndex(): number {
@@ -67,9 +68,7 @@ export class GuardedRegExp {
       throw new UnsafeRegexError(`regular expression /${this.source}/ refused: subject longer than ${MAX_REGEX_SUBJECT_LENGTH} characters`);
     }
     if (this.linear) return this.re.exec(s);
-    const started = Date.now();
-    const run = regexSandbox.exec(this.re, s, this.re.lastIndex, REGEX_MATCH_BUDGET_MS - this.sandboxMs);
-    this.sandboxMs += Date.now() - started;
+    const run = regexSandbox.exec(this.re, s, this.re.lastIndex, this.cursor);
     if (run.kind !== 'done') {
       const why = run.kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
       throw new UnsafeRegexError(`regular expression /${this.source}/ refused: ${why}`);

@@ -1,6 +1,6 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
-import { MAX_REGEX_SUBJECT_LENGTH, REGEX_MATCH_BUDGET_MS, regexSandbox, runsInLinearTime, UnsafeRegexError, unsafeRegexReason } from '@jetflow/expressions';
+import { MAX_REGEX_SUBJECT_LENGTH, REGEX_MATCH_BUDGET_MS, RegexCursor, regexSandbox, runsInLinearTime, UnsafeRegexError, unsafeRegexReason } from '@jetflow/expressions';
 
 /**
  * `pattern` / `patternProperties` go through the same guard as JSONata regexes: a pattern that can
@@ -21,14 +21,13 @@ const guardedRegExp: RegExpEngine = Object.assign(
     const bmp = withoutUnicodeFlag(pattern, flags);
     const linear = runsInLinearTime(re);
     const bmpLinear = !!bmp && runsInLinearTime(bmp);
+    if (!linear || !bmpLinear) regexSandbox.prepare();
     return {
       test: (s: string) => {
         if (s.length > MAX_REGEX_SUBJECT_LENGTH) return false;
         const useBmp = !!bmp && !SURROGATE.test(s);
         if (useBmp ? bmpLinear : linear) return (useBmp ? bmp : re).test(s);
-        const started = Date.now();
-        const run = regexSandbox.exec(useBmp ? bmp! : re, s, 0, REGEX_MATCH_BUDGET_MS - validation.sandboxMs);
-        validation.sandboxMs += Date.now() - started;
+        const run = regexSandbox.exec(useBmp ? bmp! : re, s, 0, validation.cursor);
         if (run.kind !== 'done') {
           const why = run.kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
           throw new UnsafeRegexError(`pattern ${JSON.stringify(pattern)} refused: ${why}`);
@@ -42,8 +41,8 @@ const guardedRegExp: RegExpEngine = Object.assign(
 
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-/** Sandbox time of the validation running now (validation is synchronous): its patterns share one budget. */
-const validation = { sandboxMs: 0 };
+/** The sandbox use of the validation running now (validation is synchronous): its patterns share one budget. */
+const validation = { cursor: new RegexCursor() };
 
 /**
  * Ajv compiles patterns with the `u` flag, which V8's linear-time fallback (see `@jetflow/expressions`)
@@ -111,7 +110,7 @@ export function argumentErrors(schema: Readonly<Record<string, unknown>>, args: 
     if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(key, validate);
   }
-  validation.sandboxMs = 0;
+  validation.cursor = new RegexCursor();
   try {
     if (validate(args)) return [];
   } catch (err) {
