@@ -12,5 +12,4 @@ export { evaluateCondition, conditionPaths, truthy } from './condition.evaluator
 export { valuesEqual } from './value.compare';
 export { evaluateJsonata, jsonataErrors } from './jsonata.evaluator';
 export { unsafeRegexReason, MAX_REGEX_SUBJECT_LENGTH, UnsafeRegexError } from './safe-regex';
-export { REGEX_MATCH_BUDGET_MS } from './regex-sandbox';
-export { regexSandbox, runsInLinearTime, RegexCursor } from './regex-sandbox';
+export { regexSandbox, runsInLinearTime, RegexCursor, sandboxRefusal } from './regex-sandbox';

@@ -29,25 +29,16 @@ const PREFETCH_MS = 20;
 /** How much longer than {@link PREFETCH_MS} the next caller waits for matches computed ahead before replacing the thread. */
 const AHEAD_SLACK_MS = 30;
 
-const LINEAR_CACHE_LIMIT = 500;
-const linearVerdicts = new Map<string, boolean>();
-
 /**
  * Whether `re` runs in-process: V8's linear-time engine takes it (it compiles with the `l` flag),
  * so a match backtracking past the limit reruns there (see `safe-regex.ts`), and it has few enough
  * quantifiers for that engine to be quick. One it refuses (lookaround, backreferences, a counted
  * repetition above 16, the `i`, `u`, `v` or `d` flags) would keep backtracking, for hours on a long
- * subject: it runs in the {@link RegexSandbox} instead.
+ * subject: it runs in the {@link RegexSandbox} instead. Compiles the pattern: callers keep the answer
+ * (GuardedRegExp's plans, Ajv's compiled schemas).
  */
 export function runsInLinearTime(re: RegExp): boolean {
-  const key = `${re.flags}/${re.source}`;
-  let verdict = linearVerdicts.get(key);
-  if (verdict === undefined) {
-    verdict = quantifiers(re.source) <= MAX_LINEAR_QUANTIFIERS && linearEngineTakes(re);
-    if (linearVerdicts.size >= LINEAR_CACHE_LIMIT) linearVerdicts.delete(linearVerdicts.keys().next().value as string);
-    linearVerdicts.set(key, verdict);
-  }
-  return verdict;
+  return quantifiers(re.source) <= MAX_LINEAR_QUANTIFIERS && linearEngineTakes(re);
 }
 
 function linearEngineTakes(re: RegExp): boolean {
@@ -79,6 +70,11 @@ export type SandboxedExec =
   | { readonly kind: 'over-budget' }
   /** The sandbox thread could not be started (it is tried again after a while). */
   | { readonly kind: 'unavailable' };
+
+/** Why a use was refused, for messages: `<pattern> refused: <this>`. */
+export function sandboxRefusal(kind: Exclude<SandboxedExec['kind'], 'done'>): string {
+  return kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
+}
 
 /** One match as offsets into the subject (`-1` for a group that did not take part). */
 interface Found {
@@ -222,13 +218,12 @@ export class RegexSandbox {
 
   /** `re.exec(subject)` from `lastIndex`, in the sandbox, charged to `cursor` (one per use of the regex). */
   exec(re: RegExp, subject: string, lastIndex: number, cursor: RegexCursor): SandboxedExec {
-    let thread = this.thread;
-    if (thread?.pendingAhead) thread = this.settleAhead(thread);
+    if (this.thread?.pendingAhead) this.settleAhead(this.thread);
     const cached = cursor.ahead?.subject === subject ? cursor.ahead.byFrom.get(lastIndex) : undefined;
     if (cached) return this.answer(cursor, subject, cached);
     const left = cursor.budgetMs - cursor.spentMs;
     if (left <= 0) return this.refused('over-budget');
-    thread = this.ready();
+    const thread = this.ready();
     if (!thread) return this.refused('unavailable');
     const iterating = cursor.last?.subject === subject && cursor.last.lastIndex === lastIndex;
     // Ids stay positive in the shared Int32 words (-1 means started, 0 waiting).
@@ -244,15 +239,7 @@ export class RegexSandbox {
     Atomics.store(thread.word, 0, 0);
     thread.worker.postMessage({ id, source: re.source, flags: re.flags, lastIndex, subjectId, subject: send ? subject : undefined, ahead, aheadMs: PREFETCH_MS });
     const posted = Date.now();
-    const deadline = posted + left;
-    let answered = true;
-    while (Atomics.load(thread.word, 0) !== id) {
-      const wait = deadline - Date.now();
-      if (wait <= 0 || Atomics.wait(thread.word, 0, 0, wait) === 'timed-out') {
-        answered = Atomics.load(thread.word, 0) === id;
-        break;
-      }
-    }
+    const answered = waitFor(thread.word, 0, id, posted + left);
     cursor.spentMs += Date.now() - posted;
     if (!answered) {
       this.restart();
@@ -287,32 +274,19 @@ export class RegexSandbox {
    * when it is still at it (not charged to anyone). A thread stuck in a slow match nobody asked
    * for is replaced.
    */
-  private settleAhead(thread: Thread): Thread | undefined {
+  private settleAhead(thread: Thread): void {
     const pending = thread.pendingAhead!;
     thread.pendingAhead = undefined;
-    const deadline = Date.now() + PREFETCH_MS + AHEAD_SLACK_MS;
-    while (Atomics.load(thread.word, 1) !== pending.id) {
-      const wait = deadline - Date.now();
-      if (wait <= 0 || Atomics.wait(thread.word, 1, Atomics.load(thread.word, 1), wait) === 'timed-out') {
-        if (Atomics.load(thread.word, 1) === pending.id) break;
-        this.restart();
-        return this.thread;
-      }
-    }
-    const reply = receiveMessageOnPort(thread.port)?.message as Reply | undefined;
-    if (!reply || reply.id !== pending.id || !reply.ahead) {
-      this.restart();
-      return this.thread;
-    }
-    if (reply.ahead.length) pending.cursor.ahead = { subject: pending.subject, byFrom: new Map(reply.ahead.map((f) => [f.from, f])) };
-    return thread;
+    const reply = waitFor(thread.word, 1, pending.id, Date.now() + PREFETCH_MS + AHEAD_SLACK_MS) ? (receiveMessageOnPort(thread.port)?.message as Reply | undefined) : undefined;
+    if (!reply || reply.id !== pending.id || !reply.ahead) this.restart();
+    else if (reply.ahead.length) pending.cursor.ahead = { subject: pending.subject, byFrom: new Map(reply.ahead.map((f) => [f.from, f])) };
   }
 
   /** The running thread, waiting for its start-up if needed (not charged); undefined if it cannot start. */
   private ready(): Thread | undefined {
     const thread = this.starting();
     if (!thread || thread.ready) return thread;
-    if (Atomics.load(thread.word, 0) !== -1 && Atomics.wait(thread.word, 0, 0, SANDBOX_START_MS) === 'timed-out' && Atomics.load(thread.word, 0) !== -1) {
+    if (!waitFor(thread.word, 0, -1, Date.now() + SANDBOX_START_MS)) {
       this.stop();
       this.unavailableUntil = Date.now() + SANDBOX_RETRY_MS;
       return undefined;
@@ -361,6 +335,16 @@ export class RegexSandbox {
     cursor.last = { subject, lastIndex: found.lastIndex };
     return { kind: 'done', match: found.spans ? execArray(found, subject) : null, lastIndex: found.lastIndex };
   }
+}
+
+/** Waits until `word[slot]` holds `value` or `deadline` (epoch ms) passes; true if it does. */
+function waitFor(word: Int32Array, slot: 0 | 1, value: number, deadline: number): boolean {
+  for (let seen = Atomics.load(word, slot); seen !== value; seen = Atomics.load(word, slot)) {
+    const wait = deadline - Date.now();
+    if (wait <= 0) return false;
+    Atomics.wait(word, slot, seen, wait);
+  }
+  return true;
 }
 
 function execArray(found: Found, input: string): RegExpExecArray {

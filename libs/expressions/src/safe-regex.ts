@@ -1,6 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import { foldCase } from './case-fold';
-import { REGEX_MATCH_BUDGET_MS, RegexCursor, regexSandbox, runsInLinearTime } from './regex-sandbox';
+import { RegexCursor, regexSandbox, runsInLinearTime, sandboxRefusal } from './regex-sandbox';
 
 /**
  * A match that backtracks more than this many times is rerun on V8's linear-time regexp engine.
@@ -45,12 +45,11 @@ export class GuardedRegExp {
 
   constructor(pattern: RegExp | string, flags?: string) {
     const re = pattern instanceof RegExp ? new RegExp(pattern.source, flags ?? pattern.flags) : new RegExp(pattern, flags);
-    const reason = checked(re);
-    if (reason) throw new UnsafeRegexError(`regular expression /${re.source}/ refused: ${reason}`);
+    const plan = planFor(re);
+    if (plan.reason) throw new UnsafeRegexError(`regular expression /${re.source}/ refused: ${plan.reason}`);
     this.source = re.source;
-    // `u` / `v` fold case by Unicode rules, which foldCase does not model.
-    this.re = re.ignoreCase && !/[uv]/.test(re.flags) ? caseless(re) : re;
-    this.linear = runsInLinearTime(this.re);
+    this.re = plan.source === re.source && plan.flags === re.flags ? re : new RegExp(plan.source, plan.flags);
+    this.linear = plan.linear;
     if (!this.linear) regexSandbox.prepare();
   }
 
@@ -69,37 +68,48 @@ export class GuardedRegExp {
     }
     if (this.linear) return this.re.exec(s);
     const run = regexSandbox.exec(this.re, s, this.re.lastIndex, this.cursor);
-    if (run.kind !== 'done') {
-      const why = run.kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
-      throw new UnsafeRegexError(`regular expression /${this.source}/ refused: ${why}`);
-    }
+    if (run.kind !== 'done') throw new UnsafeRegexError(`regular expression /${this.source}/ refused: ${sandboxRefusal(run.kind)}`);
     this.re.lastIndex = run.lastIndex;
     return run.match;
   }
 }
 
-/**
- * `re` without the `i` flag, its letters folded (`foldCase`), so that a match backtracking past the
- * limit can rerun on the linear engine (which refuses `i`); `re` itself when it cannot be folded.
- */
-function caseless(re: RegExp): RegExp {
-  const folded = foldCase(re.source);
-  return folded === undefined ? re : new RegExp(folded, re.flags.replace('i', ''));
+/** What a pattern needs, worked out once per flags and source. */
+interface Plan {
+  /** Why it is refused ({@link unsafeRegexReason}), if it is. */
+  readonly reason?: string;
+  /**
+   * The pattern it runs as: without `i`, its letters folded ({@link foldCase}), where that can be
+   * done, so that a match backtracking past the limit can rerun on the linear engine (which refuses `i`).
+   */
+  readonly source: string;
+  readonly flags: string;
+  /** V8's linear-time engine can take over (else it is matched in the sandbox). */
+  readonly linear: boolean;
 }
 
-const CHECK_CACHE_LIMIT = 500;
-/** Verdicts by flags and source: a literal inside a mapped expression is built once per item. */
-const verdicts = new Map<string, string | null>();
+const PLAN_CACHE_LIMIT = 500;
+/** Plans by flags and source: a literal inside a mapped expression is built once per item. */
+const plans = new Map<string, Plan>();
 
-function checked(re: RegExp): string | undefined {
-  const key = `${re.ignoreCase ? 'i' : ''}/${re.source}`;
-  let verdict = verdicts.get(key);
-  if (verdict === undefined) {
-    verdict = unsafeRegexReason(re.source, re.ignoreCase) ?? null;
-    if (verdicts.size >= CHECK_CACHE_LIMIT) verdicts.delete(verdicts.keys().next().value as string);
-    verdicts.set(key, verdict);
+function planFor(re: RegExp): Plan {
+  const key = `${re.flags}/${re.source}`;
+  let plan = plans.get(key);
+  if (!plan) {
+    plan = makePlan(re);
+    if (plans.size >= PLAN_CACHE_LIMIT) plans.delete(plans.keys().next().value as string);
+    plans.set(key, plan);
   }
-  return verdict ?? undefined;
+  return plan;
+}
+
+function makePlan(re: RegExp): Plan {
+  const reason = unsafeRegexReason(re.source, re.ignoreCase);
+  if (reason) return { reason, source: re.source, flags: re.flags, linear: false };
+  // `u` / `v` fold case by Unicode rules, which foldCase does not model.
+  const folded = re.ignoreCase && !/[uv]/.test(re.flags) ? foldCase(re.source) : undefined;
+  const run = folded === undefined ? re : new RegExp(folded, re.flags.replace('i', ''));
+  return { source: run.source, flags: run.flags, linear: runsInLinearTime(run) };
 }
 
 interface Group {

@@ -1,6 +1,6 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import type { ErrorDetail } from '@jetflow/contracts';
-import { MAX_REGEX_SUBJECT_LENGTH, REGEX_MATCH_BUDGET_MS, RegexCursor, regexSandbox, runsInLinearTime, UnsafeRegexError, unsafeRegexReason } from '@jetflow/expressions';
+import { MAX_REGEX_SUBJECT_LENGTH, RegexCursor, regexSandbox, runsInLinearTime, sandboxRefusal, UnsafeRegexError, unsafeRegexReason } from '@jetflow/expressions';
 
 /**
  * `pattern` / `patternProperties` go through the same guard as JSONata regexes: a pattern that can
@@ -28,10 +28,7 @@ const guardedRegExp: RegExpEngine = Object.assign(
         const useBmp = !!bmp && !SURROGATE.test(s);
         if (useBmp ? bmpLinear : linear) return (useBmp ? bmp : re).test(s);
         const run = regexSandbox.exec(useBmp ? bmp! : re, s, 0, validation.cursor);
-        if (run.kind !== 'done') {
-          const why = run.kind === 'over-budget' ? `its matches took longer than ${REGEX_MATCH_BUDGET_MS} ms` : 'the regex sandbox is unavailable';
-          throw new UnsafeRegexError(`pattern ${JSON.stringify(pattern)} refused: ${why}`);
-        }
+        if (run.kind !== 'done') throw new UnsafeRegexError(`pattern ${JSON.stringify(pattern)} refused: ${sandboxRefusal(run.kind)}`);
         return run.match !== null;
       },
     };
